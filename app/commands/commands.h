@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+#include <string>
+#include <vector>
+
+namespace psa::app {
+
+/// A `psa` subcommand: takes its own arguments, returns the exit code. Errors are thrown as
+/// psa::Error and printed by main as one line.
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const std::vector<std::string>& args);
+};
+
+const std::vector<Command>& all_commands();
+
+int run_inspect(const std::vector<std::string>& args);
+int run_info(const std::vector<std::string>& args);
+
+} // namespace psa::app

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# psa_core_module: one static library per core/ folder with its declared dependencies.
+# psa_add_test:    one Qt Test executable per test file, registered with ctest.
+
+function(psa_core_module name)
+    cmake_parse_arguments(arg "NO_TORCH" "" "SOURCES;DEPS;LIBS" ${ARGN})
+    add_library(psa_${name} STATIC ${arg_SOURCES})
+    list(TRANSFORM arg_DEPS PREPEND psa_)
+    target_link_libraries(psa_${name} PUBLIC ${arg_DEPS} ${arg_LIBS})
+    target_include_directories(psa_${name} PUBLIC ${PROJECT_SOURCE_DIR}/core)
+    if(NOT arg_NO_TORCH)
+        target_link_libraries(psa_${name} PUBLIC psa_torch_pch)
+        target_compile_options(psa_${name} PRIVATE -Winvalid-pch)
+        if(PSA_USE_PCH)
+            target_precompile_headers(psa_${name} REUSE_FROM psa_torch_pch)
+        endif()
+    endif()
+endfunction()
+
+# psa_add_test(name SOURCES ... LIBS ... [TORCH] [LABELS ...] [ENV VAR=value ...] [TIMEOUT s])
+function(psa_add_test name)
+    cmake_parse_arguments(arg "TORCH" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
+    add_executable(${name} ${arg_SOURCES})
+    set_target_properties(${name} PROPERTIES AUTOMOC ON)
+    target_link_libraries(${name} PRIVATE ${arg_LIBS} Qt6::Test psa_test_support)
+    if(arg_TORCH)
+        target_link_libraries(${name} PRIVATE psa_torch_pch)
+        target_compile_options(${name} PRIVATE -Winvalid-pch)
+        if(PSA_USE_PCH)
+            target_precompile_headers(${name} REUSE_FROM psa_torch_pch)
+            set_source_files_properties(${CMAKE_CURRENT_BINARY_DIR}/${name}_autogen/mocs_compilation.cpp
+                PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+        endif()
+    endif()
+    add_test(NAME ${name} COMMAND ${name})
+    if(NOT arg_TIMEOUT)
+        set(arg_TIMEOUT 600)
+    endif()
+    # PSA_FIXTURES / PSA_SHARED pass through from the caller's environment; the defaults live in
+    # tests/support so that test targets carry no compile definitions of their own (PCH reuse).
+    set(test_env "QT_QPA_PLATFORM=offscreen" ${arg_ENV})
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} LABELS "${arg_LABELS}"
+        ENVIRONMENT "${test_env}")
+endfunction()
