@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The PSA safety adapter: a user projection turning a profile embedding into user tokens, and on
+// every UNet cross-attention layer a decoupled attention over those tokens (to_k_user, to_v_user)
+// whose result, times a scale, is added to the text attention before to_out (PSA.md).
+#pragma once
+#include "tensor_io/layers.h"
+#include "unet/attention_hook.h"
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace psa {
+
+struct SafetyAdapterConfig {
+    int64_t user_dim = 0;            ///< width of the profile embedding
+    int64_t num_tokens = 1;          ///< user tokens (the reference uses 1)
+    int64_t cross_attention_dim = 0; ///< width of each token (the UNet's text width)
+    std::vector<int64_t> layer_dims; ///< inner_dim of each cross-attention layer, processor order
+    bool learned_null_user = false;  ///< carries a trained embedding for the unconditional branch
+    // Provenance, stored as file metadata.
+    std::string profile_encoder = "structured";
+    std::string profile_encoder_version = "1";
+    std::string base_model;
+    std::vector<std::string> categories; ///< the category order the encoder used
+};
+
+/// user_proj.proj (Linear user_dim -> num_tokens x cross_dim) then user_proj.norm (LayerNorm).
+struct UserProjectionImpl : torch::nn::Module {
+    UserProjectionImpl(int64_t user_dim, int64_t num_tokens, int64_t cross_dim);
+    at::Tensor forward(const at::Tensor& embeds); // [B, user_dim] -> [B, T, cross_dim]
+    Linear proj{nullptr};
+    LayerNorm norm{nullptr};
+    int64_t num_tokens = 1, cross_dim = 0;
+};
+TORCH_MODULE(UserProjection);
+
+/// One layer's user key/value maps, named to_k_user.0 / to_v_user.0 like the reference.
+struct AdapterLayerImpl : torch::nn::Module {
+    AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim);
+    torch::nn::ModuleList to_k_user{nullptr}, to_v_user{nullptr};
+    Linear k{nullptr}, v{nullptr}; // the same modules, typed
+};
+TORCH_MODULE(AdapterLayer);
+
+/// The adapter as a module (parameter names = the reference checkpoint keys) and as the UNet's
+/// AttentionHook. Per-row scales let one batch mix conditions (scale 0 = adapter off for a row).
+struct SafetyAdapterImpl : torch::nn::Module, AttentionHook {
+    explicit SafetyAdapterImpl(const SafetyAdapterConfig& config);
+
+    /// [B, user_dim] -> user tokens [B, T, cross_dim].
+    at::Tensor user_tokens(const at::Tensor& embeds);
+    /// Tokens of the unconditional branch: projection of the learned null embedding when the
+    /// adapter has one, else projection of zeros (the reference). [B, T, cross_dim].
+    at::Tensor null_user_tokens(int64_t batch);
+
+    /// One scale for every row (scalar), or one per row [B] (cleared by set_scale).
+    void set_scale(double scale);
+    void set_row_scales(const at::Tensor& scales);
+
+    at::Tensor extra_attention(int layer, const at::Tensor& query, int64_t heads,
+                               const at::Tensor& extra_context) override;
+
+    const SafetyAdapterConfig& config() const { return config_; }
+
+    UserProjection user_proj{nullptr};
+    torch::nn::ModuleList psa_adapter{nullptr};
+    at::Tensor null_user_embedding; // [1, user_dim], only with learned_null_user
+
+private:
+    SafetyAdapterConfig config_;
+    std::vector<AdapterLayer> layers_;
+    double scale_ = 1.0;
+    at::Tensor row_scales_;
+};
+TORCH_MODULE(SafetyAdapter);
+
+/// Config that fits a UNet's cross-attention layers.
+SafetyAdapterConfig adapter_config_for(const std::vector<CrossAttentionLayerInfo>& layers,
+                                       int64_t user_dim, int64_t num_tokens);
+
+/// Throws ModelLoadError listing what does not fit (layer count, widths) between an adapter and
+/// the UNet's cross-attention layers. `what` names the adapter file.
+void check_adapter_fits(const SafetyAdapterConfig& adapter,
+                        const std::vector<CrossAttentionLayerInfo>& layers, const std::string& what);
+
+} // namespace psa
