@@ -2,6 +2,7 @@
 // `psa`: the command line. Composition root only: logging, threads, dispatch to a subcommand,
 // and the one place where an error becomes a single line on stderr and exit code 1.
 #include "commands/commands.h"
+#include "commands/interrupt.h"
 
 #include "common/error.h"
 #include "common/log.h"
@@ -25,6 +26,7 @@ void print_usage()
 
 int main(int argc, char** argv)
 {
+    psa::app::install_interrupt_handling();
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
         print_usage();
         return argc < 2 ? 1 : 0;

@@ -17,5 +17,10 @@ const std::vector<Command>& all_commands();
 
 int run_inspect(const std::vector<std::string>& args);
 int run_info(const std::vector<std::string>& args);
+int run_profile(const std::vector<std::string>& args);
+int run_generate(const std::vector<std::string>& args);
+int run_previews(const std::vector<std::string>& args);
+int run_bench(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
 
 } // namespace psa::app

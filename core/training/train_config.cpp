@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "training/train_config.h"
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace psa {
+
+namespace {
+
+using json = nlohmann::json;
+
+// One table drives both directions so that a new field cannot be saved but not loaded.
+template <typename Visitor>
+void visit_fields(TrainConfig& c, Visitor&& v)
+{
+    v("model", c.model);
+    v("data_dir", c.data_dir);
+    v("embeds_dir", c.embeds_dir);
+    v("strict", c.strict);
+    v("steps", c.steps);
+    v("batch", c.batch);
+    v("grad_accum", c.grad_accum);
+    v("lr", c.lr);
+    v("warmup_steps", c.warmup_steps);
+    v("adam_beta1", c.adam_beta1);
+    v("adam_beta2", c.adam_beta2);
+    v("adam_eps", c.adam_eps);
+    v("weight_decay", c.weight_decay);
+    v("max_grad_norm", c.max_grad_norm);
+    v("beta_dpo", c.beta_dpo);
+    v("resolution", c.resolution);
+    v("random_flip", c.random_flip);
+    v("caption_dropout", c.caption_dropout);
+    v("user_dropout", c.user_dropout);
+    v("cache_latents", c.cache_latents);
+    v("num_tokens", c.num_tokens);
+    v("learned_null_user", c.learned_null_user);
+    v("profile_encoder", c.profile_encoder);
+    v("device", c.device);
+    v("mixed_precision", c.mixed_precision);
+    v("seed", c.seed);
+    v("checkpoint_every", c.checkpoint_every);
+    v("keep_checkpoints", c.keep_checkpoints);
+    v("sample_every", c.sample_every);
+    v("sample_prompts", c.sample_prompts);
+    v("sample_seeds", c.sample_seeds);
+    v("sample_steps", c.sample_steps);
+    v("sample_users", c.sample_users);
+}
+
+} // namespace
+
+void TrainConfig::validate() const
+{
+    const auto need = [](bool ok, const std::string& field, const std::string& msg) {
+        if (!ok)
+            throw InvalidRequest("training option " + field + ": " + msg);
+    };
+    need(steps >= 1, "steps", std::to_string(steps) + " is not a positive number of steps");
+    need(batch >= 1 && batch <= 4096, "batch", std::to_string(batch) + " is outside 1-4096 pairs");
+    need(grad_accum >= 1, "grad_accum", std::to_string(grad_accum) + " must be at least 1");
+    need(lr > 0 && lr < 1, "lr", std::to_string(lr) + " is outside (0, 1)");
+    need(warmup_steps >= 0, "warmup_steps", "must not be negative");
+    need(adam_beta1 >= 0 && adam_beta1 < 1 && adam_beta2 >= 0 && adam_beta2 < 1, "adam_beta1/2",
+         "must lie in [0, 1)");
+    need(adam_eps > 0, "adam_eps", "must be positive");
+    need(weight_decay >= 0, "weight_decay", "must not be negative");
+    need(beta_dpo > 0, "beta", std::to_string(beta_dpo) + " must be positive (the reference uses 5000)");
+    need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
+    need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
+    need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");
+    need(num_tokens >= 1 && num_tokens <= 77, "num_tokens", std::to_string(num_tokens) + " is outside 1-77");
+    need(profile_encoder == "structured" || profile_encoder == "precomputed", "profile_encoder",
+         "\"" + profile_encoder + "\" is neither structured nor precomputed");
+    need(profile_encoder != "precomputed" || !embeds_dir.empty(), "embeds",
+         "the precomputed profile encoder needs an embeddings folder of {User_ID}.npy files");
+    need(mixed_precision == "auto" || mixed_precision == "no" || mixed_precision == "bf16" ||
+             mixed_precision == "fp16",
+         "mixed_precision", "\"" + mixed_precision + "\" is not one of auto, no, bf16, fp16");
+    need(checkpoint_every >= 0, "checkpoint_every", "must not be negative (0 = only at the end)");
+    need(keep_checkpoints >= 1, "keep_checkpoints", "must be at least 1");
+    need(sample_every >= 0, "sample_every", "must not be negative (0 = no samples)");
+    need(sample_steps >= 1 && sample_steps <= 1000, "sample_steps", "is outside 1-1000");
+    need(sample_users >= 0, "sample_users", "must not be negative");
+}
+
+std::string TrainConfig::to_json() const
+{
+    json j = json::object();
+    auto copy = *this;
+    visit_fields(copy, [&](const char* key, auto& value) { j[key] = value; });
+    j["format"] = "psa-train-config/1";
+    return j.dump(2) + "\n";
+}
+
+TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source_name)
+{
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ConfigError(path_message(source_name, std::string("malformed JSON: ") + e.what()));
+    }
+    if (!j.is_object())
+        throw ConfigError(path_message(source_name, "a training configuration must be a JSON object"));
+    TrainConfig c;
+    visit_fields(c, [&](const char* key, auto& value) {
+        const auto it = j.find(key);
+        if (it == j.end() || it->is_null())
+            return;
+        try {
+            it->get_to(value);
+        } catch (const json::exception&) {
+            throw ConfigError(path_message(source_name, std::string("\"") + key + "\" has the wrong type (" +
+                                                            it->type_name() + ")"));
+        }
+    });
+    return c;
+}
+
+void TrainConfig::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
+
+TrainConfig TrainConfig::load(const std::filesystem::path& path)
+{
+    return from_json(read_file_text(path), path.string());
+}
+
+double learning_rate_at(const TrainConfig& c, int step)
+{
+    // diffusers' constant_with_warmup uses step / warmup, which spends the first step at lr 0;
+    // (step + 1) / warmup reaches the same plateau one step earlier and never wastes a step.
+    if (c.warmup_steps <= 0)
+        return c.lr;
+    return c.lr * std::min(1.0, static_cast<double>(step + 1) / c.warmup_steps);
+}
+
+} // namespace psa

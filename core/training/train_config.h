@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The settings of one personalized Diffusion-DPO run (PSA.md "Training"). Torch-free: the UI and
+// the CLI fill it in; checkpoints store it as JSON so that a resumed run is the same run.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace psa {
+
+/// Defaults are the reference SD 1.5 recipe where it applies (beta_dpo 5000, grad clip 1.0, 20 %
+/// empty captions, AdamW lr 5e-6 with 500 warmup steps at 192 pairs per step); our additions are
+/// user dropout (a learned null user) and fp32 master weights under autocast. Small models and
+/// small batches want a larger lr (the tiny demo model trains at 1e-3).
+struct TrainConfig {
+    // ---- what to train on ----
+    std::string model;              ///< diffusers folder or single-file checkpoint (for the record)
+    std::string data_dir;           ///< Sage split folder with metadata.jsonl
+    std::string embeds_dir;         ///< optional {User_ID}.npy folder; empty: structured encoder
+    bool strict = false;            ///< a missing image fails the run instead of being skipped
+
+    // ---- schedule ----
+    int steps = 1000;               ///< optimizer steps
+    int batch = 1;                  ///< pairs per micro-batch
+    int grad_accum = 1;             ///< micro-batches per optimizer step
+    double lr = 5e-6;
+    int warmup_steps = 500;         ///< linear warm-up to lr, then constant
+    double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+    double weight_decay = 1e-2;
+    double max_grad_norm = 1.0;     ///< <= 0: no clipping
+    double beta_dpo = 5000.0;
+
+    // ---- data ----
+    int resolution = 0;             ///< square training size in pixels; 0 = the model's default
+    bool random_flip = true;        ///< the same flip for chosen and rejected
+    double caption_dropout = 0.2;   ///< probability of an empty caption per pair
+    double user_dropout = 0.1;      ///< probability of the null user per pair
+    bool cache_latents = true;      ///< keep each image's VAE posterior (per flip) in memory
+
+    // ---- adapter ----
+    int num_tokens = 1;             ///< user tokens (the reference uses 1)
+    bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
+    std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
+
+    // ---- precision and device ----
+    std::string device = "auto";           ///< see choose_device()
+    std::string mixed_precision = "auto";  ///< auto|no|bf16|fp16; CPU always runs fp32
+
+    // ---- randomness ----
+    std::uint64_t seed = 0;
+
+    // ---- output ----
+    int checkpoint_every = 100;     ///< 0: only at the end (and on cancel)
+    int keep_checkpoints = 2;       ///< newest checkpoints kept (>= 1)
+    int sample_every = 0;           ///< 0: no sample images
+    std::vector<std::string> sample_prompts; ///< empty: the first caption of the dataset
+    std::vector<std::uint64_t> sample_seeds = {2025};
+    int sample_steps = 20;
+    int sample_users = 2;           ///< sample for this many dataset users (plus the plain model)
+
+    /// Throws InvalidRequest naming the field when a value is out of range.
+    void validate() const;
+
+    std::string to_json() const;
+    /// Unknown keys are ignored, missing ones keep their defaults. Throws ConfigError naming
+    /// `source_name` and the key.
+    static TrainConfig from_json(const std::string& text, const std::string& source_name);
+    /// Atomic write / read of a JSON file. Throws IoError / ConfigError naming the path.
+    void save(const std::filesystem::path& path) const;
+    static TrainConfig load(const std::filesystem::path& path);
+};
+
+/// The learning rate at optimizer step `step` (0-based): linear warm-up over warmup_steps, then lr
+/// (diffusers' constant_with_warmup).
+double learning_rate_at(const TrainConfig& config, int step);
+
+} // namespace psa

@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The training loop of personalized Diffusion-DPO (Wallace et al. 2023, as PSAlign train.py runs
+// it): chosen and rejected latents are noised with one noise sample and one timestep, the policy
+// (UNet + adapter) and the reference (the same UNet, hook off, no grad) predict the noise, and
+// dpo_loss compares their errors. Departures from the reference are PSA.md's "do better" list:
+// fp32 master weights, a learned null user, no second UNet.
+#include "training/trainer.h"
+
+#include "adapter/adapter_io.h"
+#include "common/error.h"
+#include "pipeline/components.h"
+#include "pipeline/prompt_encoding.h"
+#include "pipeline/text2image.h"
+#include "profiles/profile_encoder.h"
+#include "tensor_io/image_tensor.h"
+#include "training/image_preprocess.h"
+#include "training/trainer_impl.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+namespace psa {
+
+namespace fs = std::filesystem;
+
+// ---- autocast across LibTorch versions ----
+
+namespace {
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool cuda_autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCUDA); }
+c10::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCUDA); }
+void set_cuda_autocast(bool on, c10::ScalarType dtype)
+{
+    at::autocast::set_autocast_enabled(at::kCUDA, on);
+    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+}
+#else
+bool cuda_autocast_enabled() { return at::autocast::is_enabled(); }
+c10::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_gpu_dtype(); }
+void set_cuda_autocast(bool on, c10::ScalarType dtype)
+{
+    at::autocast::set_enabled(on);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+}
+#endif
+
+} // namespace
+
+AutocastScope::AutocastScope(bool enabled, c10::ScalarType dtype) : enabled_(enabled)
+{
+    if (!enabled_)
+        return;
+    previous_ = cuda_autocast_enabled();
+    previous_dtype_ = cuda_autocast_dtype();
+    set_cuda_autocast(true, dtype);
+}
+
+AutocastScope::~AutocastScope()
+{
+    if (!enabled_)
+        return;
+    set_cuda_autocast(previous_, previous_dtype_);
+    if (!previous_)
+        at::autocast::clear_cache();
+}
+
+std::string checkpoint_folder_name(int step)
+{
+    std::ostringstream s;
+    s << "step-" << std::setw(8) << std::setfill('0') << step;
+    return s.str();
+}
+
+// ---- construction ----
+
+DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig config, fs::path run_dir)
+    : impl_(std::make_unique<Impl>())
+{
+    auto& m = impl_;
+    if (!model)
+        throw InvalidRequest("training: no model loaded");
+    config.validate();
+    if (config.profile_encoder == "structured" && !config.embeds_dir.empty())
+        config.profile_encoder = "precomputed";
+    m->model = std::move(model);
+    m->config = std::move(config);
+    m->run_dir = std::move(run_dir);
+    const auto& c = m->config;
+    auto& mc = *m->model;
+    m->device = mc.device;
+
+    // Precision: fp32 on the CPU; on CUDA autocast (bf16 by default) over fp32 master weights.
+    if (m->device.is_cpu()) {
+        if (mc.dtype != torch::kFloat)
+            throw InvalidRequest("training on the CPU needs the model in fp32 (load it with dtype fp32)");
+        if (c.mixed_precision == "bf16" || c.mixed_precision == "fp16")
+            spdlog::warn("training: mixed precision {} is for CUDA; the CPU trains in fp32", c.mixed_precision);
+    } else {
+        const std::string mp = c.mixed_precision == "auto" ? "bf16" : c.mixed_precision;
+        if (mp == "no" && mc.dtype != torch::kFloat)
+            throw InvalidRequest("training without mixed precision needs the model in fp32");
+        m->autocast = mp != "no";
+        m->autocast_dtype = mp == "fp16" ? torch::kHalf : torch::kBFloat16;
+        if (m->autocast_dtype == torch::kHalf)
+            m->loss_scale = 65536.0;
+    }
+    m->resolution = c.resolution > 0 ? c.resolution : mc.default_image_size();
+    if (m->resolution % mc.latent_factor() != 0)
+        throw InvalidRequest("training option resolution: " + std::to_string(m->resolution) +
+                             " is not a multiple of " + std::to_string(mc.latent_factor()));
+    if (mc.scheduler_config.prediction_type != "epsilon" && mc.scheduler_config.prediction_type != "v_prediction")
+        throw ConfigError("training: prediction_type \"" + mc.scheduler_config.prediction_type + "\" is not supported");
+    m->alphas_cumprod = mc.scheduler_config.alphas_cumprod().to(torch::kFloat);
+
+    PreferenceDatasetOptions dopt;
+    dopt.strict = c.strict;
+    dopt.embeds_dir = c.embeds_dir;
+    m->data = std::make_unique<PreferenceDataset>(PreferenceDataset::load(c.data_dir, dopt));
+    const auto& data = *m->data;
+    for (const auto& n : data.report().notes)
+        spdlog::info("training data: {}", n);
+    spdlog::info("training data: {} pairs, {} users, {} skipped (missing images)", data.size(),
+                 data.users().size(), data.report().skipped_missing);
+    std::vector<at::Tensor> rows;
+    for (const auto& id : data.user_order()) {
+        m->user_row[id] = static_cast<int64_t>(rows.size());
+        rows.push_back(torch::tensor(data.user(id).embedding, torch::kFloat));
+    }
+    m->user_table = torch::stack(rows).to(m->device);
+
+    // The base model is frozen: only the adapter's parameters will require grad.
+    for (auto* module : {static_cast<torch::nn::Module*>(mc.unet.get()), static_cast<torch::nn::Module*>(mc.vae.get()),
+                         static_cast<torch::nn::Module*>(mc.text_encoder.get())})
+        for (auto& p : module->parameters())
+            p.requires_grad_(false);
+    mc.unet->eval();
+    mc.vae->eval();
+    mc.text_encoder->eval();
+
+    auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(), c.num_tokens);
+    ac.learned_null_user = c.learned_null_user;
+    ac.profile_encoder = data.profile_encoder();
+    ac.profile_encoder_version = data.profile_encoder() == "structured" ? StructuredProfileEncoder::kVersion : "";
+    ac.base_model = mc.name;
+    for (const auto& cat : data.categories().all())
+        ac.categories.push_back(cat.id);
+    {
+        ParamInitScope empty(ParamInit::Empty);
+        m->adapter = SafetyAdapter(ac);
+    }
+    // Seeded initialisation: proj like torch.nn.Linear (U(+-1/sqrt(fan_in)), as the reference's
+    // PSAProjection), LayerNorm 1/0, user key/value maps and the null user zero, so that a new
+    // adapter leaves the UNet unchanged and the reference pass equals the frozen model.
+    m->generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
+    {
+        torch::NoGradGuard no_grad;
+        for (auto& p : m->adapter->parameters())
+            p.zero_();
+        auto& proj = *m->adapter->user_proj->proj;
+        const double bound = 1.0 / std::sqrt(static_cast<double>(ac.user_dim));
+        const auto uniform = [&](const at::Tensor& t) {
+            t.copy_(torch::rand(t.sizes(), m->generator, torch::kFloat) * (2 * bound) - bound);
+        };
+        uniform(proj.weight);
+        uniform(proj.bias);
+        m->adapter->user_proj->norm->weight.fill_(1.0);
+    }
+    m->adapter->to(m->device, torch::kFloat);
+    m->adapter->train();
+    std::vector<at::Tensor> params;
+    for (const auto& p : m->adapter->named_parameters(true)) {
+        p.value().requires_grad_(true);
+        m->trainable.emplace_back(p.key(), p.value());
+        params.push_back(p.value());
+    }
+    torch::optim::AdamWOptions opt(c.lr);
+    opt.betas(std::make_tuple(c.adam_beta1, c.adam_beta2)).eps(c.adam_eps).weight_decay(c.weight_decay);
+    m->optimizer = std::make_unique<torch::optim::AdamW>(params, opt);
+
+    // Two 32-bit words of the 64-bit seed, so that seeds differing only above bit 31 differ.
+    std::seed_seq seq{static_cast<uint32_t>(c.seed), static_cast<uint32_t>(c.seed >> 32)};
+    m->rng.seed(seq);
+}
+
+DpoTrainer::~DpoTrainer()
+{
+    if (impl_ && impl_->model && impl_->model->unet)
+        impl_->model->unet->set_attention_hook(nullptr);
+}
+
+int DpoTrainer::step() const { return impl_->step; }
+const TrainConfig& DpoTrainer::config() const { return impl_->config; }
+const PreferenceDataset& DpoTrainer::dataset() const { return *impl_->data; }
+const fs::path& DpoTrainer::run_dir() const { return impl_->run_dir; }
+double DpoTrainer::last_step_seconds() const { return impl_->last_step_seconds; }
+void DpoTrainer::set_checkpoint_hook(std::function<void(const fs::path&)> hook)
+{
+    impl_->checkpoint_hook = std::move(hook);
+}
+fs::path DpoTrainer::save_checkpoint() { return impl_->save_checkpoint(); }
+bool DpoTrainer::resume() { return impl_->resume(); }
+void DpoTrainer::save_adapter(const fs::path& path) { psa::save_adapter(path, *impl_->adapter); }
+
+// ---- data ----
+
+// Our own draws from the mt19937 words (the standard distributions differ between libraries, and
+// a run must replay identically wherever it resumes).
+double DpoTrainer::Impl::uniform01() { return (rng() >> 8) * (1.0 / 16777216.0); }
+
+int64_t DpoTrainer::Impl::next_pair_index()
+{
+    if (order_pos >= order.size()) {
+        const auto n = static_cast<int64_t>(data->size());
+        order.resize(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i)
+            order[static_cast<size_t>(i)] = i;
+        for (int64_t i = n - 1; i > 0; --i) { // Fisher-Yates with rejection sampling
+            const uint32_t bound = static_cast<uint32_t>(i + 1);
+            const uint32_t limit = 0xffffffffu - (0xffffffffu % bound);
+            uint32_t r;
+            do
+                r = rng();
+            while (r >= limit);
+            std::swap(order[static_cast<size_t>(i)], order[r % bound]);
+        }
+        order_pos = 0;
+    }
+    return order[order_pos++];
+}
+
+at::Tensor DpoTrainer::Impl::text_embedding(const std::string& caption)
+{
+    if (const auto it = text_cache.find(caption); it != text_cache.end())
+        return it->second;
+    torch::NoGradGuard no_grad;
+    auto e = encode_prompts(*model, {caption}, 0).to(torch::kFloat); // [1, 77, D]
+    text_cache.emplace(caption, e);
+    return e;
+}
+
+std::pair<at::Tensor, at::Tensor> DpoTrainer::Impl::posterior(const fs::path& image, bool flip)
+{
+    const std::string key = image.string() + (flip ? "|flip" : "|");
+    if (const auto it = latent_cache.find(key); it != latent_cache.end())
+        return it->second;
+    torch::NoGradGuard no_grad;
+    auto& m = *model;
+    const auto pixels = preprocess_training_image(load_image(image), resolution, flip)
+                            .unsqueeze(0)
+                            .to(device, autocast ? torch::kFloat : m.dtype); // [1, 3, R, R]
+    AutocastScope ac(autocast, autocast_dtype);
+    const auto post = m.vae->encode(pixels);
+    std::pair<at::Tensor, at::Tensor> out{post.mean.to(torch::kFloat), post.std.to(torch::kFloat)};
+    if (config.cache_latents)
+        latent_cache.emplace(key, out);
+    return out;
+}
+
+DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pairs, const std::vector<bool>& flips,
+                                                 const std::vector<bool>& drop_caption,
+                                                 const std::vector<bool>& drop_user, at::Generator& gen)
+{
+    const auto b = static_cast<int64_t>(pairs.size());
+    std::vector<at::Tensor> mean, std_, text, users;
+    std::vector<int64_t> null_user;
+    for (int64_t half = 0; half < 2; ++half) {
+        for (int64_t i = 0; i < b; ++i) {
+            const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
+            const auto post = posterior(half == 0 ? p.chosen : p.rejected, flips[static_cast<size_t>(i)]);
+            mean.push_back(post.first);
+            std_.push_back(post.second);
+        }
+    }
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
+        text.push_back(text_embedding(drop_caption[static_cast<size_t>(i)] ? std::string() : p.caption));
+        users.push_back(user_table[user_row.at(p.user_id)]);
+        null_user.push_back(drop_user[static_cast<size_t>(i)] ? 1 : 0);
+    }
+    DpoMicroBatch mb;
+    const auto m = torch::cat(mean), s = torch::cat(std_); // [2B, C, h, w]
+    // Draw order is part of the run's definition: posterior samples, noise, timesteps.
+    const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
+    mb.latents = (m + s * eps) * model->vae->scaling_factor();
+    const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
+    mb.noise = torch::cat({noise, noise});
+    const auto t = torch::randint(0, alphas_cumprod.size(0), {b}, gen, torch::kLong);
+    mb.timesteps = torch::cat({t, t}).to(device);
+    const auto txt = torch::cat(text);
+    mb.text = torch::cat({txt, txt});
+    mb.user_embeds = torch::stack(users);
+    mb.null_user = torch::tensor(null_user, torch::kLong).to(torch::kBool).to(device);
+    return mb;
+}
+
+// ---- forward ----
+
+DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
+{
+    auto& unet = model->unet;
+    const auto acp = alphas_cumprod.index_select(0, mb.timesteps.cpu()).to(device).view({-1, 1, 1, 1});
+    const auto sqrt_acp = acp.sqrt(), sqrt_one_minus = (1.0 - acp).sqrt();
+    const auto noisy = sqrt_acp * mb.latents + sqrt_one_minus * mb.noise; // [2B, C, h, w]
+    const auto target = model->scheduler_config.prediction_type == "v_prediction"
+                            ? sqrt_acp * mb.noise - sqrt_one_minus * mb.latents
+                            : mb.noise;
+    const auto input = autocast ? noisy : noisy.to(model->dtype);
+    const auto text = autocast ? mb.text : mb.text.to(model->dtype);
+
+    at::Tensor ref_pred;
+    {
+        // The reference: the frozen UNet itself (adapter hook off), so no second copy is held.
+        torch::NoGradGuard no_grad;
+        AutocastScope ac(autocast, autocast_dtype);
+        unet->set_attention_hook(nullptr);
+        ref_pred = unet->forward(input, mb.timesteps, text).to(torch::kFloat);
+    }
+    at::Tensor model_pred;
+    {
+        AutocastScope ac(autocast, autocast_dtype);
+        auto tokens = adapter->user_tokens(mb.user_embeds); // [B, T, D]
+        if (mb.null_user.any().item<bool>()) {
+            const auto null = adapter->null_user_tokens(tokens.size(0));
+            tokens = torch::where(mb.null_user.view({-1, 1, 1}), null, tokens);
+        }
+        adapter->set_scale(1.0);
+        unet->set_attention_hook(adapter.ptr());
+        try {
+            model_pred = unet->forward(input, mb.timesteps, text, torch::cat({tokens, tokens})).to(torch::kFloat);
+        } catch (...) {
+            unet->set_attention_hook(nullptr);
+            throw;
+        }
+        unet->set_attention_hook(nullptr);
+    }
+    return dpo_loss(model_pred, ref_pred, target, config.beta_dpo);
+}
+
+// ---- the loop ----
+
+namespace {
+
+[[noreturn]] void throw_diverged(const std::string& what, int step, double value, const fs::path& run_dir,
+                                 const std::optional<fs::path>& last)
+{
+    std::ostringstream msg;
+    msg << "training diverged at step " << step + 1 << ": the " << what << " is " << value
+        << "; no checkpoint was written after it";
+    if (last)
+        msg << "\n  the last good checkpoint is " << last->string() << " (resume from it with a lower --lr)";
+    else
+        msg << "\n  no checkpoint exists yet in " << run_dir.string() << "; start again with a lower --lr";
+    throw Error(msg.str());
+}
+
+} // namespace
+
+TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
+{
+    auto& m = *impl_;
+    const auto& c = m.config;
+    TrainResult result;
+    result.first_step = m.step;
+    fs::create_directories(m.run_dir);
+    const auto ckpt_dir = m.run_dir / "checkpoints";
+    if (!m.resumed && m.step == 0) {
+        if (const auto existing = latest_checkpoint(m.run_dir))
+            throw InvalidRequest(m.run_dir.string() + " already holds a training run (" +
+                                 existing->filename().string() +
+                                 "); resume it (--resume) or choose another output folder");
+        std::error_code ec;
+        fs::remove(m.run_dir / "train_log.jsonl", ec);
+    }
+    if (fs::is_directory(ckpt_dir)) // temporary folders of a process killed while saving
+        for (const auto& e : fs::directory_iterator(ckpt_dir))
+            if (e.path().filename().string().rfind(".tmp-", 0) == 0)
+                fs::remove_all(e.path());
+    c.save(m.run_dir / "config.json");
+
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<at::Tensor> params;
+    for (const auto& p : m.trainable)
+        params.push_back(p.second);
+    auto& group_options = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups().front().options());
+
+    const auto finish = [&](Outcome outcome) {
+        result.outcome = outcome;
+        result.steps_done = m.step;
+        if (m.step > 0 && m.last_checkpoint_step != m.step)
+            m.save_checkpoint();
+        if (const auto last = latest_checkpoint(m.run_dir))
+            result.last_checkpoint = *last;
+        if (outcome == Outcome::Completed) {
+            result.adapter = m.run_dir / "adapter.safetensors";
+            psa::save_adapter(result.adapter, *m.adapter);
+        }
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return result;
+    };
+
+    while (m.step < c.steps) {
+        if (job.stop_requested())
+            return finish(Outcome::Cancelled);
+        const auto step_start = std::chrono::steady_clock::now();
+        // What a stop in the middle of this step must rewind (only whole steps are saved).
+        const auto rng_before = m.rng;
+        const auto order_before = m.order;
+        const auto order_pos_before = m.order_pos;
+        at::Tensor gen_before;
+        {
+            std::lock_guard<std::mutex> lock(m.generator.mutex());
+            gen_before = m.generator.get_state();
+        }
+
+        const double lr = learning_rate_at(c, m.step);
+        group_options.lr(lr);
+        m.optimizer->zero_grad();
+        TrainStepStats st;
+        bool cancelled = false;
+        for (int a = 0; a < c.grad_accum; ++a) {
+            if (a > 0 && job.stop_requested()) {
+                cancelled = true;
+                break;
+            }
+            std::vector<int64_t> pairs;
+            std::vector<bool> flips, drop_caption, drop_user;
+            for (int i = 0; i < c.batch; ++i) {
+                pairs.push_back(m.next_pair_index());
+                const double u_flip = m.uniform01(), u_cap = m.uniform01(), u_user = m.uniform01();
+                flips.push_back(c.random_flip && u_flip < 0.5);
+                drop_caption.push_back(u_cap < c.caption_dropout);
+                drop_user.push_back(u_user < c.user_dropout);
+            }
+            const auto mb = m.make_micro_batch(pairs, flips, drop_caption, drop_user, m.generator);
+            const auto terms = m.forward_loss(mb);
+            const double loss = terms.loss.item<double>();
+            if (!std::isfinite(loss))
+                throw_diverged("loss", m.step, loss, m.run_dir, latest_checkpoint(m.run_dir));
+            (terms.loss * (m.loss_scale / c.grad_accum)).backward();
+            st.loss += loss / c.grad_accum;
+            st.accuracy += terms.accuracy / c.grad_accum;
+            st.model_mse += terms.model_mse / c.grad_accum;
+            st.ref_mse += terms.ref_mse / c.grad_accum;
+            st.dpo_preference += terms.dpo_preference / c.grad_accum;
+        }
+        if (cancelled) {
+            m.rng = rng_before;
+            m.order = order_before;
+            m.order_pos = order_pos_before;
+            std::lock_guard<std::mutex> lock(m.generator.mutex());
+            m.generator.set_state(gen_before);
+            m.optimizer->zero_grad();
+            return finish(Outcome::Cancelled);
+        }
+        if (m.loss_scale != 1.0) {
+            torch::NoGradGuard no_grad;
+            for (auto& p : params)
+                if (p.grad().defined())
+                    p.grad().div_(m.loss_scale);
+        }
+        const double max_norm = c.max_grad_norm > 0 ? c.max_grad_norm : std::numeric_limits<double>::infinity();
+        st.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+        bool skip_update = false;
+        if (!std::isfinite(st.grad_norm)) {
+            if (m.autocast_dtype != torch::kHalf || !m.autocast)
+                throw_diverged("gradient norm", m.step, st.grad_norm, m.run_dir, latest_checkpoint(m.run_dir));
+            // fp16 overflow: skip this update and halve the loss scale (dynamic loss scaling).
+            m.loss_scale = std::max(1.0, m.loss_scale / 2);
+            m.loss_scale_good_steps = 0;
+            skip_update = true;
+        }
+        if (!skip_update) {
+            m.optimizer->step();
+            if (m.autocast && m.autocast_dtype == torch::kHalf && ++m.loss_scale_good_steps >= 2000) {
+                m.loss_scale *= 2;
+                m.loss_scale_good_steps = 0;
+            }
+        }
+        m.step += 1;
+        const auto now = std::chrono::steady_clock::now();
+        m.last_step_seconds = std::chrono::duration<double>(now - step_start).count();
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        st.step = m.step;
+        st.total_steps = c.steps;
+        st.lr = lr;
+        st.steps_per_second = elapsed > 0 ? (m.step - result.first_step) / elapsed : 0.0;
+        st.eta_seconds = st.steps_per_second > 0 ? (c.steps - m.step) / st.steps_per_second : -1.0;
+        m.append_log(st);
+        if (on_step)
+            on_step(st);
+        char detail[96];
+        std::snprintf(detail, sizeof detail, "loss %.4f acc %.2f", st.loss, st.accuracy);
+        job.report(Stage::Train, m.step, c.steps, detail);
+
+        if (c.checkpoint_every > 0 && m.step % c.checkpoint_every == 0 && m.step < c.steps)
+            m.save_checkpoint();
+        if (c.sample_every > 0 && m.step % c.sample_every == 0)
+            m.write_samples(job);
+    }
+    return finish(Outcome::Completed);
+}
+
+void DpoTrainer::Impl::append_log(const TrainStepStats& s)
+{
+    std::ofstream out(run_dir / "train_log.jsonl", std::ios::app);
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "{\"step\": %d, \"loss\": %.6g, \"accuracy\": %.6g, \"model_mse\": %.8g, \"ref_mse\": %.8g, "
+                  "\"dpo_preference\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g}\n",
+                  s.step, s.loss, s.accuracy, s.model_mse, s.ref_mse, s.dpo_preference, s.lr, s.grad_norm);
+    out << line;
+}
+
+// ---- evaluation and samples ----
+
+DpoEvalStats DpoTrainer::evaluate(int max_pairs, int repeats, std::uint64_t seed)
+{
+    auto& m = *impl_;
+    torch::NoGradGuard no_grad;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    const int64_t n = max_pairs > 0 ? std::min<int64_t>(max_pairs, static_cast<int64_t>(m.data->size()))
+                                    : static_cast<int64_t>(m.data->size());
+    DpoEvalStats out;
+    constexpr int64_t kChunk = 16;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+        for (int64_t first = 0; first < n; first += kChunk) {
+            std::vector<int64_t> pairs;
+            for (int64_t i = first; i < std::min(n, first + kChunk); ++i)
+                pairs.push_back(i);
+            const std::vector<bool> no(pairs.size(), false);
+            const auto mb = m.make_micro_batch(pairs, no, no, no, gen);
+            const auto terms = m.forward_loss(mb);
+            const auto k = static_cast<int>(pairs.size());
+            out.loss += terms.loss.item<double>() * k;
+            out.accuracy += terms.accuracy * k;
+            out.model_mse += terms.model_mse * k;
+            out.ref_mse += terms.ref_mse * k;
+            out.samples += k;
+        }
+    }
+    if (out.samples > 0) {
+        out.loss /= out.samples;
+        out.accuracy /= out.samples;
+        out.model_mse /= out.samples;
+        out.ref_mse /= out.samples;
+    }
+    return out;
+}
+
+void DpoTrainer::Impl::write_samples(JobControl& job)
+{
+    const auto folder = run_dir / "samples" / checkpoint_folder_name(step);
+    fs::create_directories(folder);
+    const auto adapter_file = folder / ".adapter.safetensors";
+    psa::save_adapter(adapter_file, *adapter);
+    Text2Image t2i(model);
+    t2i.load_adapter(adapter_file);
+    fs::remove(adapter_file);
+
+    std::vector<GenerationCondition> conditions{GenerationCondition::plain()};
+    conditions.front().label = "plain";
+    const auto& ids = data->user_order();
+    for (size_t i = 0; i < ids.size() && static_cast<int>(i) < config.sample_users; ++i) {
+        auto profile = data->user(ids[i]).profile;
+        if (!config.embeds_dir.empty())
+            profile.embedding_file = (fs::path(config.embeds_dir) / (ids[i] + ".npy")).string();
+        conditions.push_back({"user-" + ids[i], profile, 1.0});
+    }
+    auto prompts = config.sample_prompts;
+    if (prompts.empty())
+        prompts.push_back(data->pair(0).caption);
+    JobControl sample_job(job.stop_token(), {});
+    for (size_t p = 0; p < prompts.size(); ++p) {
+        for (const auto seed : config.sample_seeds) {
+            GenerationRequest r;
+            r.prompt = prompts[p];
+            r.seed = seed;
+            r.steps = config.sample_steps;
+            r.width = r.height = resolution;
+            r.conditions = conditions;
+            const auto res = t2i.generate(r, sample_job);
+            if (res.outcome == Outcome::Cancelled)
+                return;
+            for (const auto& gi : res.images)
+                save_image(folder / ("p" + std::to_string(p) + "-seed" + std::to_string(seed) + "-" +
+                                     gi.condition_label + ".png"),
+                           gi.image, {{"prompt", prompts[p]}});
+        }
+    }
+}
+
+} // namespace psa

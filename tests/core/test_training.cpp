@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The personalized Diffusion-DPO trainer: loss parity with PSAlign (fixture 8, incl. the saturated
+// case), learning a per-user preference on the tiny fixture model, bit-identical resume on the CPU,
+// a checkpoint write killed by SIGKILL leaving the previous one loadable, divergence handling,
+// sample images, and Sage dataset validation.
+#include "common/error.h"
+#include "pipeline/components.h"
+#include "pipeline/model_loading.h"
+#include "support/parity.h"
+#include "tensor_io/image_tensor.h"
+#include "tensor_io/safetensors.h"
+#include "training/dpo_loss.h"
+#include "training/preference_dataset.h"
+#include "training/train_config.h"
+#include "training/trainer.h"
+
+#include <ATen/Parallel.h>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+using namespace psa;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::shared_ptr<ModelComponents> tiny_model()
+{
+    JobControl job;
+    LoadModelOptions o;
+    o.device = "cpu";
+    o.dtype = "fp32";
+    return load_model(test::require_fixtures() / "tiny-sd", o, job);
+}
+
+// 16x16 test pictures: a background that varies with `variant`, and optionally the "feature" (a
+// red block) that some users ban (category Violence, by our rules for a child).
+Image picture(int variant, bool feature)
+{
+    Image im;
+    im.width = im.height = 16;
+    im.rgb.resize(16 * 16 * 3);
+    for (int y = 0; y < 16; ++y)
+        for (int x = 0; x < 16; ++x) {
+            auto* p = im.pixel(x, y);
+            p[0] = static_cast<uint8_t>(60 + 25 * variant + 3 * x);
+            p[1] = static_cast<uint8_t>(90 + 10 * variant + 2 * y);
+            p[2] = static_cast<uint8_t>(120 - 15 * variant + x + y);
+            const int bx = 2 + 2 * variant, by = 3 + variant;
+            if (feature && x >= bx && x < bx + 7 && y >= by && y < by + 7) {
+                p[0] = 230;
+                p[1] = 20;
+                p[2] = 30;
+            }
+        }
+    return im;
+}
+
+json user_data(const std::string& id, int age, const std::string& religion = "None")
+{
+    return {{"User_ID", id},        {"Age", age},
+            {"Gender", "male"},     {"Religion", religion},
+            {"Physical_Condition", "healthy"}, {"Mental_Condition", "healthy"}};
+}
+
+// Writes a split folder: for each user and variant, a pair whose chosen image is the one
+// without the block when the user bans Violence (a child under our rules) and with it otherwise.
+void write_pair_set(const fs::path& dir, int variants)
+{
+    fs::create_directories(dir / "images");
+    for (int v = 0; v < variants; ++v) {
+        save_image(dir / "images" / ("plain_" + std::to_string(v) + ".png"), picture(v, false));
+        save_image(dir / "images" / ("block_" + std::to_string(v) + ".png"), picture(v, true));
+    }
+    std::ofstream out(dir / "metadata.jsonl");
+    const std::vector<std::pair<std::string, int>> users = {{"0000901", 9}, {"0000902", 35}, {"0000903", 12},
+                                                            {"0000904", 40}};
+    for (const auto& [id, age] : users) {
+        const bool bans = age < 18;
+        for (int v = 0; v < variants; ++v) {
+            const auto ud = user_data(id, age);
+            const std::string plain = "images/plain_" + std::to_string(v) + ".png";
+            const std::string block = "images/block_" + std::to_string(v) + ".png";
+            json line = {{"file_name", plain},
+                         {"chosen", bans ? plain : block},
+                         {"rejected", bans ? block : plain},
+                         {"caption", "a street scene, variant " + std::to_string(v)},
+                         {"user_data", ud}};
+            out << line.dump() << "\n";
+        }
+    }
+}
+
+TrainConfig small_config(const fs::path& data)
+{
+    TrainConfig c;
+    c.data_dir = data.string();
+    c.steps = 6;
+    c.batch = 2;
+    c.grad_accum = 2;
+    c.lr = 1e-3;
+    c.warmup_steps = 2;
+    c.caption_dropout = 0.3;
+    c.user_dropout = 0.3;
+    c.checkpoint_every = 0;
+    c.seed = 7;
+    return c;
+}
+
+StateDict read_tensors(const fs::path& file)
+{
+    StateDict out;
+    const auto f = SafetensorsFile::open(file);
+    for (const auto& t : f.tensors())
+        out[t.name] = f.tensor(t.name).clone();
+    return out;
+}
+
+// Lines of metadata.jsonl for validation tests (images written for the listed names).
+void write_split(const fs::path& dir, const std::vector<std::string>& lines, const std::vector<std::string>& images)
+{
+    fs::create_directories(dir);
+    for (const auto& name : images) {
+        fs::create_directories((dir / name).parent_path());
+        save_image(dir / name, picture(0, false));
+    }
+    std::string text;
+    for (const auto& l : lines)
+        text += l + "\n";
+    test::write_bytes(dir / "metadata.jsonl", text);
+}
+
+std::string pair_line(const std::string& chosen, const std::string& rejected, const json& ud = user_data("0000001", 30))
+{
+    return json{{"file_name", chosen}, {"chosen", chosen}, {"rejected", rejected}, {"caption", "a cat"}, {"user_data", ud}}
+        .dump();
+}
+
+template <typename E, typename F>
+QString error_of(F&& f)
+{
+    try {
+        f();
+    } catch (const E& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+} // namespace
+
+class TestTraining : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    // ---- loss ----
+
+    void dpo_loss_matches_reference()
+    {
+        const auto dir = test::require_fixtures() / "expected";
+        const auto spec = test::read_json(dir / "dpo_loss.json");
+        const auto fx = SafetensorsFile::open(dir / "dpo_loss.safetensors");
+        const double beta = spec["beta_dpo"].get<double>();
+        QVERIFY(spec["cases"].size() >= 2);
+        QVERIFY(spec["cases"].contains("saturated"));
+        for (const auto& [name, expect] : spec["cases"].items()) {
+            const auto t = [&](const char* key) { return fx.tensor(name + "." + key); };
+            const auto terms = dpo_loss(t("model_pred"), t("ref_pred"), t("target"), beta);
+            // Tolerances from fixtures/README.md (8): 1e-3 loss and dpo_preference, 1e-6 MSE terms,
+            // accuracy exact.
+            PSA_COMPARE_TENSOR(name + ".loss", terms.loss, t("loss"), 1e-3);
+            PSA_COMPARE_TENSOR(name + ".inside_term", terms.inside_term, t("inside_term"), 1e-3);
+            PSA_COMPARE_TENSOR(name + ".model_losses", terms.model_losses, t("model_losses"), 1e-6);
+            PSA_COMPARE_TENSOR(name + ".ref_losses", terms.ref_losses, t("ref_losses"), 1e-6);
+            QVERIFY(std::abs(terms.loss.item<double>() - expect["loss"].get<double>()) <= 1e-3);
+            QVERIFY(std::abs(terms.dpo_preference - expect["dpo_preference"].get<double>()) <= 1e-3);
+            QVERIFY(std::abs(terms.model_mse - expect["model_mse"].get<double>()) <= 1e-6);
+            QVERIFY(std::abs(terms.ref_mse - expect["ref_mse"].get<double>()) <= 1e-6);
+            QVERIFY(std::abs(terms.model_losses_w - expect["model_losses_w"].get<double>()) <= 1e-6);
+            QVERIFY(std::abs(terms.model_losses_l - expect["model_losses_l"].get<double>()) <= 1e-6);
+            QCOMPARE(terms.accuracy, expect["accuracy"].get<double>());
+            // A stable log-sigmoid keeps the saturated case finite, gradient included.
+            const auto pred = t("model_pred").clone().requires_grad_(true);
+            dpo_loss(pred, t("ref_pred"), t("target"), beta).loss.backward();
+            QVERIFY(torch::isfinite(pred.grad()).all().item<bool>());
+        }
+    }
+
+    // ---- learning ----
+
+    void tiny_model_learns_personal_preferences()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 4);
+        auto model = tiny_model();
+        TrainConfig c;
+        c.data_dir = (tmp / "data").string();
+        c.steps = 300;
+        c.batch = 4;
+        c.lr = 1e-3;
+        c.warmup_steps = 10;
+        c.checkpoint_every = 0;
+        c.seed = 1;
+        DpoTrainer trainer(model, c, tmp / "run");
+        QCOMPARE(static_cast<int>(trainer.dataset().size()), 16);
+        const auto before = trainer.evaluate(0, 8);
+        qInfo("before: eval loss %.4f accuracy %.3f (model mse %.4f, ref mse %.4f)", before.loss, before.accuracy,
+              before.model_mse, before.ref_mse);
+        QVERIFY(std::abs(before.loss - std::log(2.0)) < 1e-6); // a zero adapter changes nothing
+        double window_loss = 0, window_acc = 0, step_seconds = 0;
+        std::vector<std::pair<double, double>> curve;
+        JobControl job;
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto result = trainer.train(job, [&](const TrainStepStats& s) {
+            window_loss += s.loss;
+            window_acc += s.accuracy;
+            step_seconds += trainer.last_step_seconds();
+            if (s.step % 25 == 0) {
+                qInfo("step %3d  loss %.4f  acc %.3f  (mean of 25 steps)  lr %.2g  grad %.3g  model mse %.4f  ref "
+                      "mse %.4f  %.1f it/s",
+                      s.step, window_loss / 25, window_acc / 25, s.lr, s.grad_norm, s.model_mse, s.ref_mse,
+                      s.steps_per_second);
+                curve.emplace_back(window_loss / 25, window_acc / 25);
+                window_loss = window_acc = 0;
+            }
+        });
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        QCOMPARE(result.outcome, Outcome::Completed);
+        QCOMPARE(result.steps_done, 300);
+        QVERIFY(fs::is_regular_file(result.adapter));
+        const auto after = trainer.evaluate(0, 8);
+        qInfo("after:  eval loss %.4f accuracy %.3f; %.1f s for 300 steps, %.1f ms per step (batch 4 pairs)",
+              after.loss, after.accuracy, seconds, 1000 * step_seconds / 300);
+        QVERIFY2(after.accuracy >= 0.9, qPrintable(QString("accuracy %1").arg(after.accuracy)));
+        QVERIFY2(after.loss < 0.5 * before.loss, qPrintable(QString("loss %1").arg(after.loss)));
+        QVERIFY(curve.back().first < curve.front().first);
+    }
+
+    // ---- resume, checkpoints ----
+
+    void resumed_run_is_bit_identical()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        const auto c = small_config(tmp / "data");
+        JobControl job;
+        {
+            DpoTrainer straight(model, c, tmp / "a");
+            QCOMPARE(straight.train(job).outcome, Outcome::Completed);
+        }
+        std::stop_source stop;
+        JobControl stoppable(stop.get_token(), {});
+        {
+            DpoTrainer first(model, c, tmp / "b");
+            const auto r = first.train(stoppable, [&](const TrainStepStats& s) {
+                if (s.step == 3)
+                    stop.request_stop();
+            });
+            QCOMPARE(r.outcome, Outcome::Cancelled);
+            QCOMPARE(r.steps_done, 3); // stopped within one step
+            QCOMPARE(r.last_checkpoint.filename().string(), std::string("step-00000003"));
+            QVERIFY(!fs::exists(tmp / "b" / "adapter.safetensors"));
+        }
+        {
+            DpoTrainer again(model, c, tmp / "b");
+            QVERIFY(again.resume());
+            QCOMPARE(again.step(), 3);
+            const auto r = again.train(job);
+            QCOMPARE(r.outcome, Outcome::Completed);
+            QCOMPARE(r.first_step, 3);
+            QCOMPARE(r.steps_done, 6);
+        }
+        const auto a = read_tensors(tmp / "a" / "adapter.safetensors");
+        const auto b = read_tensors(tmp / "b" / "adapter.safetensors");
+        QCOMPARE(a.size(), b.size());
+        for (const auto& [name, t] : a) {
+            QVERIFY2(b.count(name), name.c_str());
+            QVERIFY2(torch::equal(t, b.at(name)), qPrintable(QString::fromStdString(name + " differs after resume")));
+        }
+        QVERIFY(a.count("null_user_embedding"));
+        QVERIFY(a.at("psa_adapter.0.to_v_user.0.weight").abs().max().item<double>() > 0); // it trained
+        // A fresh run refuses a folder that holds a run.
+        DpoTrainer fresh(model, c, tmp / "b");
+        QVERIFY(!error_of<InvalidRequest>([&] { fresh.train(job); }).isEmpty());
+        // Resuming with other trajectory settings is refused, naming the setting.
+        auto other = c;
+        other.lr = 2e-3;
+        DpoTrainer changed(model, other, tmp / "b");
+        QVERIFY(error_of<InvalidRequest>([&] { changed.resume(); }).contains("lr"));
+    }
+
+    void checkpoint_killed_while_writing_keeps_previous_one()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.steps = 4;
+        c.checkpoint_every = 2;
+        const fs::path run = tmp / "run";
+        std::stop_source stop;
+        JobControl job(stop.get_token(), {});
+        DpoTrainer trainer(model, c, run);
+        const pid_t parent = ::getpid();
+        trainer.set_checkpoint_hook([parent](const fs::path& written) {
+            // Only the child dies, right after the first file of its checkpoint is on disk.
+            if (::getpid() != parent && written.filename() == "adapter.safetensors")
+                ::raise(SIGKILL);
+        });
+        int child_status = -1;
+        pid_t child = -1;
+        std::optional<fs::path> latest_after_kill;
+        bool partial_left = false, state_absent = false;
+        trainer.train(job, [&](const TrainStepStats& s) {
+            if (s.step != 3)
+                return;
+            child = ::fork();
+            if (child == 0) {
+                at::set_num_threads(1); // no OpenMP team after fork
+                trainer.save_checkpoint(); // killed inside
+                ::_exit(3);
+            }
+            ::waitpid(child, &child_status, 0);
+            const auto tmp_dir = run / "checkpoints" / (".tmp-step-00000003-" + std::to_string(child));
+            partial_left = fs::is_regular_file(tmp_dir / "adapter.safetensors");
+            state_absent = !fs::exists(tmp_dir / "state.json");
+            latest_after_kill = DpoTrainer::latest_checkpoint(run);
+            stop.request_stop();
+        });
+        QVERIFY(child > 0);
+        QVERIFY2(WIFSIGNALED(child_status) && WTERMSIG(child_status) == SIGKILL, "the child was not SIGKILLed");
+        QVERIFY(partial_left);
+        QVERIFY(state_absent);
+        QVERIFY(latest_after_kill);
+        QCOMPARE(latest_after_kill->filename().string(), std::string("step-00000002"));
+        // The previous checkpoint loads; a stale temporary folder is ignored and then cleaned up.
+        fs::remove_all(run / "checkpoints" / "step-00000003"); // the parent's own save on stop
+        DpoTrainer again(model, c, run);
+        QVERIFY(again.resume());
+        QCOMPARE(again.step(), 2);
+        JobControl plain;
+        QCOMPARE(again.train(plain).outcome, Outcome::Completed);
+        for (const auto& e : fs::directory_iterator(run / "checkpoints"))
+            QVERIFY2(e.path().filename().string().rfind(".tmp-", 0) != 0, "a temporary folder was left");
+    }
+
+    void diverging_loss_stops_and_keeps_last_checkpoint()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.steps = 2;
+        JobControl job;
+        {
+            DpoTrainer t(model, c, tmp / "run");
+            t.train(job);
+        }
+        // Poison the checkpoint's adapter: its user tokens become NaN.
+        const auto ck = *DpoTrainer::latest_checkpoint(tmp / "run");
+        const auto file = ck / "adapter.safetensors";
+        const auto f = SafetensorsFile::open(file);
+        NamedTensors poisoned;
+        for (const auto& t : f.tensors()) {
+            auto v = f.tensor(t.name).clone();
+            if (t.name == "user_proj.norm.bias")
+                v.fill_(std::numeric_limits<float>::quiet_NaN());
+            poisoned.emplace_back(t.name, v);
+        }
+        save_safetensors(file, poisoned, f.metadata());
+        c.steps = 4;
+        DpoTrainer t(model, c, tmp / "run");
+        QVERIFY(t.resume());
+        const auto msg = error_of<Error>([&] { t.train(job); });
+        qInfo("%s", qPrintable(msg));
+        QVERIFY(msg.contains("diverged at step 3"));
+        QVERIFY(msg.contains("nan"));
+        QVERIFY(msg.contains("step-00000002"));
+        QCOMPARE(DpoTrainer::latest_checkpoint(tmp / "run")->filename().string(), std::string("step-00000002"));
+    }
+
+    void stop_before_first_step_is_cancelled_without_checkpoint()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 1);
+        auto model = tiny_model();
+        std::stop_source stop;
+        stop.request_stop();
+        JobControl job(stop.get_token(), {});
+        DpoTrainer t(model, small_config(tmp / "data"), tmp / "run");
+        const auto r = t.train(job);
+        QCOMPARE(r.outcome, Outcome::Cancelled);
+        QCOMPARE(r.steps_done, 0);
+        QVERIFY(!DpoTrainer::latest_checkpoint(tmp / "run"));
+    }
+
+    void sample_images_and_log_are_written()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 1);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.steps = 2;
+        c.sample_every = 2;
+        c.sample_steps = 3;
+        c.sample_seeds = {2025, 7};
+        DpoTrainer t(model, c, tmp / "run");
+        JobControl job;
+        QCOMPARE(t.train(job).outcome, Outcome::Completed);
+        const auto folder = tmp / "run" / "samples" / "step-00000002";
+        int pngs = 0;
+        for (const auto& e : fs::directory_iterator(folder))
+            pngs += e.path().extension() == ".png";
+        QCOMPARE(pngs, 2 * (1 + 2)); // 2 seeds x (plain + 2 users)
+        QVERIFY(fs::is_regular_file(folder / "p0-seed2025-plain.png"));
+        QVERIFY(fs::is_regular_file(folder / "p0-seed2025-user-0000901.png"));
+        std::ifstream log(tmp / "run" / "train_log.jsonl");
+        int lines = 0;
+        for (std::string l; std::getline(log, l);)
+            lines += json::parse(l).contains("loss");
+        QCOMPARE(lines, 2);
+        const auto stored = DpoTrainer::stored_config(tmp / "run");
+        QCOMPARE(stored.to_json(), c.to_json());
+    }
+
+    // ---- configuration ----
+
+    void config_round_trips_and_validates()
+    {
+        TrainConfig c;
+        c.steps = 17;
+        c.lr = 3e-4;
+        c.sample_prompts = {"a", "b"};
+        c.sample_seeds = {1, 2, 3};
+        c.seed = 1ull << 40;
+        const auto back = TrainConfig::from_json(c.to_json(), "test");
+        QCOMPARE(back.to_json(), c.to_json());
+        QCOMPARE(back.seed, c.seed);
+        QVERIFY(error_of<ConfigError>([] { TrainConfig::from_json("{\"steps\": \"many\"}", "x.json"); })
+                    .contains("steps"));
+        auto bad = c;
+        bad.caption_dropout = 2;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("caption_dropout"));
+        QCOMPARE(learning_rate_at(c, 0), c.lr / c.warmup_steps);
+        QCOMPARE(learning_rate_at(c, c.warmup_steps + 5), c.lr);
+    }
+
+    // ---- dataset validation ----
+
+    void missing_image_is_counted_and_skipped()
+    {
+        test::TempDir tmp;
+        write_split(tmp / "s",
+                    {pair_line("a.png", "b.png"), pair_line("a.png", "gone.png"), pair_line("b.png", "a.png")},
+                    {"a.png", "b.png"});
+        const auto d = PreferenceDataset::load(tmp / "s");
+        QCOMPARE(static_cast<int>(d.size()), 2);
+        QCOMPARE(d.report().skipped_missing, 1);
+        QCOMPARE(d.report().lines, 3);
+        QCOMPARE(d.pair(1).line, 3);
+        PreferenceDatasetOptions strict;
+        strict.strict = true;
+        const auto msg = error_of<IoError>([&] { PreferenceDataset::load(tmp / "s", strict); });
+        QVERIFY2(msg.contains("line 2") && msg.contains("gone.png") && msg.contains("metadata.jsonl"), qPrintable(msg));
+    }
+
+    void unsafe_paths_are_refused_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::newRow("parent") << "../outside.png";
+        QTest::newRow("nested parent") << "images/../../outside.png";
+        QTest::newRow("absolute") << "/etc/passwd";
+    }
+    void unsafe_paths_are_refused()
+    {
+        QFETCH(QString, path);
+        test::TempDir tmp;
+        write_split(tmp / "s", {pair_line("a.png", "b.png"), pair_line("a.png", path.toStdString())}, {"a.png", "b.png"});
+        const auto msg = error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "s"); });
+        QVERIFY2(msg.contains("line 2") && msg.contains(path), qPrintable(msg));
+    }
+
+    void malformed_lines_are_reported_with_line_numbers()
+    {
+        test::TempDir tmp;
+        write_split(tmp / "s",
+                    {pair_line("a.png", "b.png"), "{\"chosen\": \"a.png\", ", pair_line("a.png", "b.png"),
+                     json{{"chosen", "a.png"}, {"caption", "x"}, {"user_data", user_data("1", 3)}}.dump(), "",
+                     "[1, 2]"},
+                    {"a.png", "b.png"});
+        const auto msg = error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "s"); });
+        qInfo("%s", qPrintable(msg));
+        QVERIFY(msg.contains("metadata.jsonl"));
+        QVERIFY(msg.contains("3 malformed lines"));
+        QVERIFY(msg.contains("line 2: malformed JSON"));
+        QVERIFY(msg.contains("line 4: missing \"rejected\""));
+        QVERIFY(msg.contains("line 6:"));
+        QVERIFY(!msg.contains("line 3"));
+    }
+
+    void empty_dataset_is_an_error()
+    {
+        test::TempDir tmp;
+        write_split(tmp / "empty", {}, {});
+        QVERIFY(error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "empty"); }).contains("no usable"));
+        write_split(tmp / "all-missing", {pair_line("x.png", "y.png")}, {});
+        const auto msg = error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "all-missing"); });
+        QVERIFY2(msg.contains("no usable") && msg.contains("1 skipped"), qPrintable(msg));
+        QVERIFY(error_of<IoError>([&] { PreferenceDataset::load(tmp / "nowhere"); }).contains("nowhere"));
+    }
+
+    void bans_come_from_data_or_rules()
+    {
+        test::TempDir tmp;
+        auto explicit_ud = user_data("0000002", 20, "Christianity");
+        explicit_ud["Banned_Categories"] = "['Propaganda', 'Self-Harm']";
+        auto list_ud = user_data("0000003", 40);
+        list_ud["Banned_Categories"] = json::array({"Hate"});
+        write_split(tmp / "s",
+                    {pair_line("a.png", "b.png", user_data("0000001", 10)), pair_line("a.png", "b.png", explicit_ud),
+                     pair_line("b.png", "a.png", list_ud)},
+                    {"a.png", "b.png"});
+        const auto d = PreferenceDataset::load(tmp / "s");
+        QCOMPARE(static_cast<int>(d.users().size()), 3);
+        const auto& child = d.user("0000001").profile;
+        QVERIFY(child.is_banned("Violence") && child.is_banned("Sexuality") && !child.is_banned("Hate"));
+        const auto& given = d.user("0000002").profile;
+        QCOMPARE(given.banned_categories(), (std::vector<std::string>{"Propaganda", "Self-Harm"}));
+        QCOMPARE(d.user("0000003").profile.banned_categories(), std::vector<std::string>{"Hate"});
+        QCOMPARE(static_cast<int>(d.user("0000001").embedding.size()), d.user_dim());
+        auto bad = user_data("0000004", 30);
+        bad["Banned_Categories"] = json::array({"Nonsense"});
+        write_split(tmp / "t", {pair_line("a.png", "b.png", bad)}, {"a.png", "b.png"});
+        QVERIFY(error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "t"); }).contains("Nonsense"));
+    }
+
+    void embeddings_folder_supplies_user_condition()
+    {
+        test::TempDir tmp;
+        write_split(tmp / "s", {pair_line("a.png", "b.png"), pair_line("b.png", "a.png", user_data("0000002", 20))},
+                    {"a.png", "b.png"});
+        fs::create_directories(tmp / "e");
+        const auto npy = [&](const std::string& id, std::vector<float> v) {
+            std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
+            while ((10 + header.size() + 1) % 64)
+                header += ' ';
+            header += '\n';
+            std::string bytes = "\x93NUMPY\x01";
+            bytes += '\0';
+            bytes += static_cast<char>(header.size());
+            bytes += '\0';
+            bytes += header;
+            bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+            test::write_bytes(tmp / "e" / (id + ".npy"), bytes);
+        };
+        npy("0000001", {1, 2, 3, 4, 5});
+        PreferenceDatasetOptions o;
+        o.embeds_dir = tmp / "e";
+        QVERIFY(error_of<IoError>([&] { PreferenceDataset::load(tmp / "s", o); }).contains("0000002.npy"));
+        npy("0000002", {5, 4, 3, 2, 1});
+        const auto d = PreferenceDataset::load(tmp / "s", o);
+        QCOMPARE(d.user_dim(), 5);
+        QCOMPARE(d.profile_encoder(), std::string("precomputed"));
+        QCOMPARE(d.user("0000002").embedding, (std::vector<float>{5, 4, 3, 2, 1}));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestTraining)
+#include "test_training.moc"
