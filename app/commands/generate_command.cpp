@@ -51,6 +51,8 @@ GenerationRequest request_from(const CommandLine& cl)
     const std::string seed = cl.get("seed", "0");
     try {
         size_t used = 0;
+        if (seed.empty() || !std::isdigit(static_cast<unsigned char>(seed[0])))
+            throw std::invalid_argument("sign");
         r.seed = std::stoull(seed, &used);
         if (used != seed.size())
             throw std::invalid_argument("trailing");

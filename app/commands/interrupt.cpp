@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+// The handler only writes one byte to a pipe (async-signal-safe); a helper thread reads it and
+// requests the stop. Blocking the signal and using sigwait is not enough: libraries such as
+// OpenBLAS start threads before main, and a process-directed signal may land on them.
 #include "commands/interrupt.h"
 
-#include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <fcntl.h>
 #include <mutex>
-#include <pthread.h>
 #include <thread>
 #include <unistd.h>
 
@@ -14,28 +17,37 @@ namespace {
 std::mutex g_mutex;
 std::stop_source* g_current = nullptr;
 int g_count = 0;
+int g_pipe[2] = {-1, -1};
+
+void on_signal(int)
+{
+    const char byte = 1;
+    (void)!write(g_pipe[1], &byte, 1);
+}
 } // namespace
 
 void install_interrupt_handling()
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by every thread created after this
-    std::thread([set] {
+    if (pipe2(g_pipe, O_CLOEXEC) != 0)
+        return; // keep the default behaviour: the signal ends the process
+    std::thread([] {
         for (;;) {
-            int sig = 0;
-            if (sigwait(&set, &sig) != 0)
+            char byte = 0;
+            if (read(g_pipe[0], &byte, 1) != 1)
                 continue;
             std::lock_guard lock(g_mutex);
             if (!g_current || ++g_count > 1)
                 _exit(130);
-            const char msg[] = "\nstopping after this step (Ctrl-C again to quit now)...\n";
-            (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+            std::fputs("\nstopping after this step (Ctrl-C again to quit now)...\n", stderr);
             g_current->request_stop();
         }
     }).detach();
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
 }
 
 InterruptGuard::InterruptGuard()

@@ -4,9 +4,8 @@
 
 namespace psa::app {
 
-/// Call first thing in main, before any thread starts: blocks SIGINT/SIGTERM in every thread and
-/// takes them with sigwait on one helper thread, so nothing unsafe runs in a signal handler.
-/// With no InterruptGuard alive, the signal exits (code 130).
+/// Call first thing in main: SIGINT/SIGTERM go through a self-pipe to a helper thread, so
+/// nothing unsafe runs in a signal handler. With no InterruptGuard alive, the signal exits (130).
 void install_interrupt_handling();
 
 /// While alive, Ctrl-C (SIGINT) or SIGTERM requests a stop of the current job instead of ending
