@@ -17,8 +17,12 @@ c10::ScalarType choose_dtype(const c10::Device& device, const std::string& prefe
 std::string dtype_label(c10::ScalarType type); // "fp32", "fp16", "bf16", else torch's name
 
 /// Sets LibTorch's intra-op threads: `requested` > 0, else $PSA_THREADS, else every core of the
-/// machine (LibTorch may otherwise default to one). Returns the count in force.
+/// machine (LibTorch may otherwise default to one). OpenBLAS gets $PSA_BLAS_THREADS threads
+/// (default 1: torch's own threads already use the cores). Returns torch's count in force.
 int configure_threads(int requested = 0);
+
+/// Which BLAS LibTorch runs on (OpenBLAS config string and thread count, when it is OpenBLAS).
+std::string blas_description();
 
 /// One line per fact: LibTorch version, CUDA (devices, version), threads, BLAS.
 std::string runtime_summary();
