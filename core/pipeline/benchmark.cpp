@@ -95,9 +95,14 @@ BenchRow measure(const BenchOptions& o, const c10::Device& device, JobControl& j
 }
 
 // Random-weight SD 1.5 components built from the default configs (no download).
-std::shared_ptr<ModelComponents> random_sd15(const c10::Device& device, c10::ScalarType dtype)
+// The tokenizer (real CLIP vocabulary files) comes from `tokenizer_dir`, when given, so that
+// preview strips can run; the parts benchmarks need none.
+std::shared_ptr<ModelComponents> random_sd15(const c10::Device& device, c10::ScalarType dtype,
+                                             const fs::path& tokenizer_dir)
 {
     auto m = std::make_shared<ModelComponents>();
+    if (!tokenizer_dir.empty())
+        m->tokenizer = std::make_shared<CLIPTokenizer>(CLIPTokenizer::from_dir(tokenizer_dir));
     m->name = "SD 1.5 (random weights)";
     m->text_config = CLIPTextConfig::sd15();
     m->unet_config = UNet2DConditionConfig::sd15();
@@ -205,11 +210,15 @@ std::vector<BenchRow> run_benchmarks(const BenchOptions& o, JobControl& job)
             bench_previews(o, m, name, m->default_image_size(), job, rows);
     }
     if (o.sd15 && !job.stop_requested()) {
-        auto m = random_sd15(device, dtype);
+        const auto tokenizer_dir = o.small_model.empty() ? fs::path() : o.small_model / "tokenizer";
+        auto m = random_sd15(device, dtype, tokenizer_dir);
         for (int size : o.sd15_sizes)
             bench_parts(o, *m, m->name, size, job, rows);
-        if (o.previews)
+        if (o.previews) {
+            if (!m->tokenizer)
+                throw InvalidRequest("bench --previews on SD 1.5 needs --model (its tokenizer/ folder is used)");
             bench_previews(o, m, m->name, o.preview_size, job, rows);
+        }
     }
     if (!o.single_file.empty() && !job.stop_requested()) {
         reset_peak_rss();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "pipeline/prompt_encoding.h"
 
+#include "common/error.h"
 #include "pipeline/components.h"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,8 @@ namespace psa {
 at::Tensor encode_prompts(ModelComponents& model, const std::vector<std::string>& prompts,
                           int clip_skip, std::vector<std::string>* warnings)
 {
+    if (!model.tokenizer)
+        throw InvalidRequest("model \"" + model.name + "\" has no tokenizer; prompts cannot be encoded");
     const int max_length = static_cast<int>(model.text_config.max_position_embeddings);
     std::vector<int64_t> ids;
     for (size_t i = 0; i < prompts.size(); ++i) {
