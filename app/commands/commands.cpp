@@ -11,6 +11,7 @@ const std::vector<Command>& all_commands()
         {"previews", "the same prompt and seed at levels L0-L5 (and profiles), as a strip", run_previews},
         {"bench", "timings and peak memory of the model parts and preview strips", run_bench},
         {"train", "fine-tune a safety adapter with personalized Diffusion-DPO", run_train},
+        {"convert", "write a model as one original-layout .safetensors file", run_convert},
         {"profile", "show a safety profile, or create one from attributes", run_profile},
         {"info", "versions, device, threads and the data folder", run_info},
     };

@@ -22,5 +22,6 @@ int run_generate(const std::vector<std::string>& args);
 int run_previews(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
+int run_convert(const std::vector<std::string>& args);
 
 } // namespace psa::app

@@ -3,7 +3,8 @@
 // block-index arithmetic of diffusers v0.30.3 loaders/single_file_utils.py
 // (convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint, convert_ldm_clip_checkpoint,
 // convert_open_clip_checkpoint). Checked against
-// ../shared/fixtures/manifests/*_ldm_to_diffusers.tsv by tests/core/test_key_maps.
+// ../shared/fixtures/manifests/*_ldm_to_diffusers.tsv by tests/core/test_key_maps. The inverse
+// (diffusers -> LDM, for writing single files) reads the same tables from right to left.
 #include "tensor_io/key_maps.h"
 
 #include "common/error.h"
@@ -300,6 +301,110 @@ int max_or(const std::set<int>& s, int fallback)
     return s.empty() ? fallback : *s.rbegin();
 }
 
+// ---- diffusers -> LDM: the same tables read from right to left ----
+
+std::optional<Renamed> unrename(std::string_view key, std::span<const Rename> table)
+{
+    for (const auto& rule : table) {
+        if (!key.starts_with(rule.to))
+            continue;
+        const auto tail = key.substr(rule.to.size());
+        if (tail.empty() || tail.front() == '.')
+            return Renamed{std::string(rule.from) + std::string(tail), rule.transform};
+    }
+    return std::nullopt;
+}
+
+// input_blocks.(1 + b*(L+1) + l) and output_blocks.(b*(L+1) + l), as in unet_rename.
+std::optional<Renamed> unet_unrename(std::string_view key, const LdmLayout::UNet& u)
+{
+    if (auto r = unrename(key, kUNetTop))
+        return r;
+    const int per = u.layers_per_block + 1;
+    std::string_view s = key;
+    int b = 0, l = 0;
+    if (consume(s, "down_blocks.") && take_index(s, b)) {
+        if (b < 0 || b >= u.down_blocks)
+            return std::nullopt;
+        const auto input = [&](int entry, int j) {
+            return "input_blocks." + num(1 + b * per + entry) + "." + num(j) + ".";
+        };
+        if (consume(s, "resnets.") && take_index(s, l))
+            return prefixed(input(l, 0), unrename(s, kUNetResnet));
+        if (consume(s, "attentions.") && take_index(s, l))
+            return prefixed(input(l, 1), unrename(s, kUNetTransformer));
+        if (consume(s, "downsamplers.0."))
+            return prefixed(input(u.layers_per_block, 0), unrename(s, kUNetDownsampler));
+        return std::nullopt;
+    }
+    s = key;
+    if (consume(s, "mid_block.")) {
+        if (consume(s, "attentions.0."))
+            return prefixed("middle_block.1.", unrename(s, kUNetTransformer));
+        if (consume(s, "resnets.") && take_index(s, l))
+            return prefixed("middle_block." + num(2 * l) + ".", unrename(s, kUNetResnet));
+        return std::nullopt;
+    }
+    s = key;
+    if (consume(s, "up_blocks.") && take_index(s, b) && b >= 0 && b < u.down_blocks) {
+        const auto output = [&](int entry, int j) {
+            return "output_blocks." + num(b * per + entry) + "." + num(j) + ".";
+        };
+        if (consume(s, "resnets.") && take_index(s, l))
+            return prefixed(output(l, 0), unrename(s, kUNetResnet));
+        if (consume(s, "attentions.") && take_index(s, l))
+            return prefixed(output(l, 1), unrename(s, kUNetTransformer));
+        if (consume(s, "upsamplers.0."))
+            return prefixed(output(u.layers_per_block, u.up_attention[b] ? 2 : 1),
+                            unrename(s, kUNetUpsampler));
+    }
+    return std::nullopt;
+}
+
+std::optional<Renamed> vae_unrename(std::string_view key, const LdmLayout::VAE& v)
+{
+    if (auto r = unrename(key, kVAETop))
+        return r;
+    for (const std::string_view side : {"encoder.", "decoder."}) {
+        std::string_view s = key;
+        if (!consume(s, side))
+            continue;
+        const std::string out_side(side);
+        const bool encoder = side == "encoder.";
+        int b = 0, j = 0;
+        if (consume(s, "mid_block.")) {
+            if (consume(s, "attentions.0."))
+                return prefixed(out_side + "mid.attn_1.", unrename(s, kVAEAttention));
+            if (consume(s, "resnets.") && take_index(s, j))
+                return prefixed(out_side + "mid.block_" + num(j + 1) + ".",
+                                unrename(s, kVAEResnet));
+            return std::nullopt;
+        }
+        if (!consume(s, encoder ? "down_blocks." : "up_blocks.") || !take_index(s, b) || b < 0 ||
+            b >= v.blocks)
+            return std::nullopt;
+        const int i = encoder ? b : v.blocks - 1 - b; // decoder levels count from the lowest
+        const std::string block = out_side + (encoder ? "down." : "up.") + num(i) + ".";
+        if (consume(s, "resnets.") && take_index(s, j))
+            return prefixed(block + "block." + num(j) + ".", unrename(s, kVAEResnet));
+        if (consume(s, encoder ? "downsamplers.0." : "upsamplers.0."))
+            return prefixed(block + (encoder ? "downsample." : "upsample."),
+                            unrename(s, kVAESampler));
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+/// Undoes `transform` as a view of `t` (the shapes the forward rules accept).
+at::Tensor invert(const at::Tensor& t, Transform transform)
+{
+    if (transform == Transform::ConvToLinear && t.dim() == 2)
+        return t.unsqueeze(-1).unsqueeze(-1);
+    if (transform == Transform::Transpose && t.dim() == 2)
+        return t.t();
+    return t;
+}
+
 } // namespace
 
 LdmLayout LdmLayout::sd15()
@@ -481,6 +586,100 @@ ComponentStateDicts convert_ldm_checkpoint(const StateDict& ldm, const LdmLayout
 ComponentStateDicts convert_ldm_checkpoint(const StateDict& ldm, const std::string& source)
 {
     return convert_ldm_checkpoint(ldm, ldm_layout_from_keys(ldm, source), source);
+}
+
+LdmLayout ldm_layout_from_diffusers_keys(const ComponentStateDicts& diffusers)
+{
+    std::set<int> down, up, resnets, down_attention, up_attention;
+    for (const auto& entry : diffusers.unet) {
+        std::string_view s = entry.first;
+        int b = 0, l = 0;
+        const bool is_down = consume(s, "down_blocks.");
+        if (!(is_down || consume(s, "up_blocks.")) || !take_index(s, b))
+            continue;
+        (is_down ? down : up).insert(b);
+        if (s.starts_with("attentions."))
+            (is_down ? down_attention : up_attention).insert(b);
+        if (is_down && consume(s, "resnets.") && take_index(s, l))
+            resnets.insert(l);
+    }
+    std::set<int> vae_down, vae_up, vae_enc_layers, vae_dec_layers;
+    for (const auto& entry : diffusers.vae) {
+        std::string_view s = entry.first;
+        int b = 0, j = 0;
+        const bool encoder = consume(s, "encoder.down_blocks.");
+        if (!(encoder || consume(s, "decoder.up_blocks.")) || !take_index(s, b))
+            continue;
+        (encoder ? vae_down : vae_up).insert(b);
+        if (consume(s, "resnets.") && take_index(s, j))
+            (encoder ? vae_enc_layers : vae_dec_layers).insert(j);
+    }
+
+    LdmLayout layout;
+    auto& u = layout.unet;
+    u.down_blocks = std::max(max_or(down, -1), max_or(up, -1)) + 1;
+    u.layers_per_block = max_or(resnets, -1) + 1;
+    for (int b = 0; b < u.down_blocks; ++b) {
+        u.down_attention.push_back(down_attention.count(b) != 0);
+        u.up_attention.push_back(up_attention.count(b) != 0);
+    }
+    auto& v = layout.vae;
+    v.blocks = std::max(max_or(vae_down, -1), max_or(vae_up, -1)) + 1;
+    v.layers_per_block = !vae_enc_layers.empty() ? max_or(vae_enc_layers, 0) + 1
+                                                 : max_or(vae_dec_layers, 0); // decoder: one more
+    return layout;
+}
+
+StateDict convert_to_ldm_checkpoint(const ComponentStateDicts& diffusers, const LdmLayout& layout)
+{
+    TORCH_CHECK(static_cast<int>(layout.unet.down_attention.size()) == layout.unet.down_blocks &&
+                    static_cast<int>(layout.unet.up_attention.size()) == layout.unet.down_blocks,
+                "LdmLayout: down_attention/up_attention need one entry per down block");
+    if (!diffusers.text_encoder_2.empty())
+        throw ModelLoadError("cannot write an original-layout checkpoint with a text_encoder_2 "
+                             "(SDXL): only SD 1.x (unet, vae, text_encoder) is supported");
+    StateDict ldm;
+    std::map<std::string, std::string> origin;
+    std::vector<std::string> unmapped;
+
+    // `back` renames an LDM name (without its prefix) forward again; only a name that returns to
+    // `key` is used, so the tables cannot drift into something that is not an inverse.
+    const auto emit = [&](const std::string& component, std::string_view prefix,
+                          const std::string& key, const at::Tensor& tensor,
+                          const std::optional<Renamed>& r, const auto& back) {
+        const auto forward = r ? back(r->name) : std::nullopt;
+        if (!forward || forward->name != key) {
+            unmapped.push_back(component + "/" + key);
+            return;
+        }
+        put(ldm, std::string(prefix) + r->name, invert(tensor, r->transform), component + "/" + key,
+            origin, {});
+    };
+    for (const auto& [key, tensor] : diffusers.unet)
+        emit("unet", kUNetPrefix, key, tensor, unet_unrename(key, layout.unet),
+             [&](const std::string& name) { return unet_rename(name, layout.unet); });
+    for (const auto& [key, tensor] : diffusers.vae)
+        emit("vae", kVAEPrefix, key, tensor, vae_unrename(key, layout.vae),
+             [&](const std::string& name) { return vae_rename(name, layout.vae); });
+    // SD 1.x files spell the text_model. level out: cond_stage_model.transformer.text_model.*
+    const std::string clip_prefix = std::string(kCLIPPrefixes[0]) + "text_model.";
+    for (const auto& [key, tensor] : diffusers.text_encoder) {
+        if (key.ends_with(".position_ids")) // a known extra, as in is_ignored_ldm_key
+            continue;
+        emit("text_encoder", clip_prefix, key, tensor, unrename(key, kCLIPTop),
+             [](const std::string& name) { return clip_rename("text_model." + name); });
+    }
+
+    if (!unmapped.empty()) {
+        std::string msg = std::to_string(unmapped.size()) +
+                          " diffusers tensors have no original (LDM) SD 1.x name";
+        for (size_t i = 0; i < unmapped.size() && i < 10; ++i)
+            msg += "\n  unmapped: " + unmapped[i];
+        if (unmapped.size() > 10)
+            msg += "\n  ... and " + std::to_string(unmapped.size() - 10) + " more";
+        throw ModelLoadError(msg);
+    }
+    return ldm;
 }
 
 } // namespace psa

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Original single-file Stable Diffusion checkpoints (LDM/SGM names: model.diffusion_model.*,
-// first_stage_model.*, cond_stage_model.transformer.*) renamed into diffusers component dicts.
+// first_stage_model.*, cond_stage_model.transformer.*) renamed into diffusers component dicts, and
+// back (SD 1.x).
 #pragma once
 #include "tensor_io/state_dict.h"
 
@@ -56,5 +57,19 @@ ComponentStateDicts convert_ldm_checkpoint(const StateDict& ldm, const std::stri
 
 /// Whether a key is one of the known extras that convert_ldm_checkpoint drops.
 bool is_ignored_ldm_key(const std::string& key);
+
+// ---- diffusers -> LDM (the inverse, SD 1.x) ----
+
+/// The layout of diffusers component dicts, read from their key names (down_blocks.N.attentions.*,
+/// encoder.down_blocks.N.resnets.M.*, ...); a component that is empty gives 0 blocks.
+LdmLayout ldm_layout_from_diffusers_keys(const ComponentStateDicts& diffusers);
+
+/// Renames SD 1.x diffusers component dicts (unet, vae, text_encoder) into one LDM state dict:
+/// model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.text_model.*. The
+/// exact inverse of convert_ldm_checkpoint: every name is checked by renaming it forward again.
+/// Tensors are views (VAE attention Linear [C, C] -> 1x1 conv [C, C, 1, 1]); known extras
+/// (text_model.embeddings.position_ids) are dropped; `ignored`/`unknown` are not read. Throws
+/// ModelLoadError listing the first ten names no rule maps back, and for a text_encoder_2 (SDXL).
+StateDict convert_to_ldm_checkpoint(const ComponentStateDicts& diffusers, const LdmLayout& layout);
 
 } // namespace psa

@@ -469,6 +469,150 @@ private Q_SLOTS:
         QVERIFY(converted.text_encoder.count("text_model.final_layer_norm.bias"));
     }
 
+    // ---- diffusers -> LDM (the inverse, SD 1.x) ----
+
+    void sd15_diffusers_to_ldm_matches_manifest()
+    {
+        // diffusers tensors tagged per row; every LDM tensor must be a view of its manifest row
+        ComponentStateDicts diffusers;
+        std::map<std::string, at::Tensor> source; // ldm key -> the diffusers tensor it comes from
+        int64_t index = 0;
+        for (const auto& row : sd15_) {
+            StateDict* dict = row.component == "unet"           ? &diffusers.unet
+                              : row.component == "vae"          ? &diffusers.vae
+                              : row.component == "text_encoder" ? &diffusers.text_encoder
+                                                                : nullptr;
+            QVERIFY2(dict, row.component.c_str());
+            const auto t = tagged(row.diffusers_shape, ++index * kTag);
+            (*dict)[row.diffusers_key] = t;
+            source[row.ldm_key] = t;
+        }
+        const auto layout = ldm_layout_from_diffusers_keys(diffusers);
+        const auto expected = LdmLayout::sd15();
+        QCOMPARE(layout.unet.down_blocks, expected.unet.down_blocks);
+        QCOMPARE(layout.unet.layers_per_block, expected.unet.layers_per_block);
+        QCOMPARE(layout.unet.down_attention, expected.unet.down_attention);
+        QCOMPARE(layout.unet.up_attention, expected.unet.up_attention);
+        QCOMPARE(layout.vae.blocks, expected.vae.blocks);
+        QCOMPARE(layout.vae.layers_per_block, expected.vae.layers_per_block);
+
+        const auto ldm = convert_to_ldm_checkpoint(diffusers, layout);
+        std::set<std::string> want;
+        for (const auto& [key, shape] : ldm_keys(sd15_))
+            want.insert(key + "\t" + shape_text(shape));
+        const auto sets = compare_sets(want, name_shape_set(ldm), "ldm");
+        QVERIFY2(sets.empty(), first_lines(sets).c_str());
+        std::vector<std::string> problems;
+        for (const auto& [key, t] : ldm) {
+            const auto& from = source.at(key);
+            if (!t.is_alias_of(from))
+                problems.push_back(key + " is a copy");
+            else if (!torch::equal(t.reshape(from.sizes()), from))
+                problems.push_back(key + " holds other values than its diffusers tensor");
+        }
+        QVERIFY2(problems.empty(), first_lines(problems).c_str());
+    }
+
+    void sd15_ldm_round_trip_is_identity()
+    {
+        const auto fake = fake_checkpoint(ldm_keys(sd15_));
+        const auto diffusers = convert_ldm_checkpoint(fake.dict);
+        const auto back =
+            convert_to_ldm_checkpoint(diffusers, ldm_layout_from_diffusers_keys(diffusers));
+        QCOMPARE(back.size(), fake.dict.size());
+        std::vector<std::string> problems;
+        for (const auto& [key, original] : fake.dict) {
+            const auto it = back.find(key);
+            if (it == back.end()) {
+                problems.push_back("missing " + key);
+                continue;
+            }
+            const auto& t = it->second;
+            if (t.sizes() != original.sizes() || t.strides() != original.strides() ||
+                t.storage_offset() != original.storage_offset() || !t.is_alias_of(original) ||
+                t.scalar_type() != original.scalar_type())
+                problems.push_back(key + ": not the original tensor (" +
+                                   shape_text(t.sizes().vec()) + ")");
+        }
+        QVERIFY2(problems.empty(), first_lines(problems).c_str());
+    }
+
+    void tiny_sd_round_trip_is_identity()
+    {
+        // a layout other than SD 1.5's: 2 UNet blocks (attention in down 0 / up 1), 2 VAE blocks
+        const auto tiny = test::fixtures_dir() / "tiny-sd";
+        ComponentStateDicts diffusers;
+        diffusers.unet = load_state_dict(tiny / "unet" / "diffusion_pytorch_model.safetensors");
+        diffusers.vae = load_state_dict(tiny / "vae" / "diffusion_pytorch_model.safetensors");
+        diffusers.text_encoder = load_state_dict(tiny / "text_encoder" / "model.safetensors");
+        const auto layout = ldm_layout_from_diffusers_keys(diffusers);
+        QCOMPARE(layout.unet.down_blocks, 2);
+        QCOMPARE(layout.unet.down_attention, (std::vector<bool>{true, false}));
+        QCOMPARE(layout.unet.up_attention, (std::vector<bool>{false, true}));
+        QCOMPARE(layout.vae.blocks, 2);
+
+        const auto ldm = convert_to_ldm_checkpoint(diffusers, layout);
+        QCOMPARE(ldm.size(),
+                 diffusers.unet.size() + diffusers.vae.size() + diffusers.text_encoder.size());
+        const auto inferred = ldm_layout_from_keys(ldm);
+        QCOMPARE(inferred.unet.layers_per_block, layout.unet.layers_per_block);
+        QCOMPARE(inferred.unet.down_attention, layout.unet.down_attention);
+        QCOMPARE(inferred.unet.up_attention, layout.unet.up_attention);
+        QCOMPARE(inferred.vae.blocks, layout.vae.blocks);
+        QCOMPARE(inferred.vae.layers_per_block, layout.vae.layers_per_block);
+        QVERIFY(ldm.count("model.diffusion_model.output_blocks.2.1.conv.weight")); // up 0 upsampler
+        QVERIFY(ldm.count("first_stage_model.decoder.up.1.upsample.conv.weight")); // up_blocks.0
+        QCOMPARE(ldm.at("first_stage_model.encoder.mid.attn_1.q.weight").dim(), int64_t(4));
+
+        const auto again = convert_ldm_checkpoint(ldm);
+        QVERIFY2(again.unknown.empty(), first_lines(again.unknown).c_str());
+        for (const auto& [name, file] :
+             {std::pair{"unet", &diffusers.unet}, std::pair{"vae", &diffusers.vae},
+              std::pair{"text_encoder", &diffusers.text_encoder}}) {
+            const StateDict& got = *component(again, name);
+            QCOMPARE(got.size(), file->size());
+            for (const auto& [key, t] : *file) {
+                QVERIFY2(got.count(key), key.c_str());
+                QCOMPARE(got.at(key).sizes(), t.sizes());
+                QCOMPARE(got.at(key).data_ptr(), t.data_ptr());
+            }
+        }
+    }
+
+    void unmapped_diffusers_names_are_listed()
+    {
+        ComponentStateDicts diffusers;
+        diffusers.unet["conv_in.weight"] = torch::zeros({4});
+        diffusers.unet["down_blocks.0.resnets.0.bogus.weight"] = torch::zeros({4});
+        diffusers.unet["down_blocks.0.resnets.0.norm1.weight"] = torch::zeros({4});
+        diffusers.vae["decoder.up_blocks.0.resnets.0.frobnicate.weight"] = torch::zeros({4});
+        diffusers.text_encoder["text_model.pooler.weight"] = torch::zeros({4});
+        diffusers.text_encoder["text_model.embeddings.position_ids"] = torch::zeros({1, 77});
+        try {
+            convert_to_ldm_checkpoint(diffusers, ldm_layout_from_diffusers_keys(diffusers));
+            QFAIL("expected ModelLoadError");
+        } catch (const ModelLoadError& e) {
+            const std::string message = e.what();
+            QVERIFY2(message.rfind("3 diffusers tensors", 0) == 0, e.what());
+            for (const char* name : {"unet/down_blocks.0.resnets.0.bogus.weight",
+                                     "vae/decoder.up_blocks.0.resnets.0.frobnicate.weight",
+                                     "text_encoder/text_model.pooler.weight"})
+                QVERIFY2(message.find(name) != std::string::npos, e.what());
+            QVERIFY2(message.find("position_ids") == std::string::npos, e.what());
+        }
+        diffusers = {};
+        diffusers.text_encoder["text_model.embeddings.position_ids"] = torch::zeros({1, 77});
+        diffusers.text_encoder["text_model.final_layer_norm.weight"] = torch::zeros({4});
+        const auto ldm =
+            convert_to_ldm_checkpoint(diffusers, ldm_layout_from_diffusers_keys(diffusers));
+        QCOMPARE(ldm.size(), size_t(1));
+        QVERIFY(ldm.count("cond_stage_model.transformer.text_model.final_layer_norm.weight"));
+        diffusers.text_encoder_2["text_projection.weight"] = torch::zeros({4, 4});
+        QVERIFY_THROWS_EXCEPTION(
+            ModelLoadError,
+            convert_to_ldm_checkpoint(diffusers, ldm_layout_from_diffusers_keys(diffusers)));
+    }
+
     // ---- SDXL (the same rules, plus OpenCLIP-G) ----
 
     void sdxl_conversion_matches_manifest()
