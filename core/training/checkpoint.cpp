@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <type_traits>
 
@@ -79,6 +80,13 @@ json trajectory(const TrainConfig& c)
 
 } // namespace
 
+std::string checkpoint_folder_name(int step)
+{
+    std::ostringstream s;
+    s << "step-" << std::setw(8) << std::setfill('0') << step;
+    return s.str();
+}
+
 std::optional<fs::path> DpoTrainer::latest_checkpoint(const fs::path& run_dir)
 {
     const auto dir = run_dir / "checkpoints";
@@ -117,12 +125,23 @@ TrainConfig DpoTrainer::stored_config(const fs::path& folder)
 
 fs::path DpoTrainer::Impl::save_checkpoint()
 {
+    try {
+        return write_checkpoint();
+    } catch (const fs::filesystem_error& e) {
+        throw IoError(path_message(e.path1().string(), std::string("cannot write the checkpoint: ") +
+                                                           e.code().message()));
+    }
+}
+
+fs::path DpoTrainer::Impl::write_checkpoint()
+{
     const auto dir = run_dir / "checkpoints";
     const auto final_dir = dir / checkpoint_folder_name(step);
     if (fs::is_regular_file(final_dir / "state.json")) {
         last_checkpoint_step = step;
         return final_dir;
     }
+    fs::remove_all(final_dir); // an incomplete folder of that name (never made by us) goes
     fs::create_directories(dir);
     const auto tmp = dir / (".tmp-" + checkpoint_folder_name(step) + "-" + std::to_string(::getpid()));
     fs::remove_all(tmp);

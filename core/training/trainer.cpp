@@ -9,78 +9,25 @@
 #include "adapter/adapter_io.h"
 #include "common/error.h"
 #include "pipeline/components.h"
-#include "pipeline/prompt_encoding.h"
 #include "pipeline/text2image.h"
 #include "profiles/profile_encoder.h"
 #include "tensor_io/image_tensor.h"
-#include "training/image_preprocess.h"
 #include "training/trainer_impl.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <iomanip>
 #include <limits>
 #include <sstream>
 
 namespace psa {
 
 namespace fs = std::filesystem;
-
-// ---- autocast across LibTorch versions ----
-
-namespace {
-
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-bool cuda_autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCUDA); }
-c10::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCUDA); }
-void set_cuda_autocast(bool on, c10::ScalarType dtype)
-{
-    at::autocast::set_autocast_enabled(at::kCUDA, on);
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-}
-#else
-bool cuda_autocast_enabled() { return at::autocast::is_enabled(); }
-c10::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_gpu_dtype(); }
-void set_cuda_autocast(bool on, c10::ScalarType dtype)
-{
-    at::autocast::set_enabled(on);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-}
-#endif
-
-} // namespace
-
-AutocastScope::AutocastScope(bool enabled, c10::ScalarType dtype) : enabled_(enabled)
-{
-    if (!enabled_)
-        return;
-    previous_ = cuda_autocast_enabled();
-    previous_dtype_ = cuda_autocast_dtype();
-    set_cuda_autocast(true, dtype);
-}
-
-AutocastScope::~AutocastScope()
-{
-    if (!enabled_)
-        return;
-    set_cuda_autocast(previous_, previous_dtype_);
-    if (!previous_)
-        at::autocast::clear_cache();
-}
-
-std::string checkpoint_folder_name(int step)
-{
-    std::ostringstream s;
-    s << "step-" << std::setw(8) << std::setfill('0') << step;
-    return s.str();
-}
 
 // ---- construction ----
 
@@ -129,9 +76,15 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     m->data = std::make_unique<PreferenceDataset>(PreferenceDataset::load(c.data_dir, dopt));
     const auto& data = *m->data;
     for (const auto& n : data.report().notes)
-        spdlog::info("training data: {}", n);
-    spdlog::info("training data: {} pairs, {} users, {} skipped (missing images)", data.size(),
-                 data.users().size(), data.report().skipped_missing);
+        spdlog::debug("training data: {}", n);
+    if (data.report().skipped_missing) {
+        const auto& notes = data.report().notes;
+        const auto first = std::find_if(notes.begin(), notes.end(),
+                                        [](const std::string& n) { return n.rfind("skipped", 0) == 0; });
+        spdlog::warn("training data: {} pairs skipped because an image is missing ({})",
+                     data.report().skipped_missing, first == notes.end() ? "" : *first);
+    }
+    spdlog::debug("training data: {} pairs, {} users", data.size(), data.users().size());
     std::vector<at::Tensor> rows;
     for (const auto& id : data.user_order()) {
         m->user_row[id] = static_cast<int64_t>(rows.size());
@@ -211,141 +164,6 @@ void DpoTrainer::set_checkpoint_hook(std::function<void(const fs::path&)> hook)
 fs::path DpoTrainer::save_checkpoint() { return impl_->save_checkpoint(); }
 bool DpoTrainer::resume() { return impl_->resume(); }
 void DpoTrainer::save_adapter(const fs::path& path) { psa::save_adapter(path, *impl_->adapter); }
-
-// ---- data ----
-
-// Our own draws from the mt19937 words (the standard distributions differ between libraries, and
-// a run must replay identically wherever it resumes).
-double DpoTrainer::Impl::uniform01() { return (rng() >> 8) * (1.0 / 16777216.0); }
-
-int64_t DpoTrainer::Impl::next_pair_index()
-{
-    if (order_pos >= order.size()) {
-        const auto n = static_cast<int64_t>(data->size());
-        order.resize(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i)
-            order[static_cast<size_t>(i)] = i;
-        for (int64_t i = n - 1; i > 0; --i) { // Fisher-Yates with rejection sampling
-            const uint32_t bound = static_cast<uint32_t>(i + 1);
-            const uint32_t limit = 0xffffffffu - (0xffffffffu % bound);
-            uint32_t r;
-            do
-                r = rng();
-            while (r >= limit);
-            std::swap(order[static_cast<size_t>(i)], order[r % bound]);
-        }
-        order_pos = 0;
-    }
-    return order[order_pos++];
-}
-
-at::Tensor DpoTrainer::Impl::text_embedding(const std::string& caption)
-{
-    if (const auto it = text_cache.find(caption); it != text_cache.end())
-        return it->second;
-    torch::NoGradGuard no_grad;
-    auto e = encode_prompts(*model, {caption}, 0).to(torch::kFloat); // [1, 77, D]
-    text_cache.emplace(caption, e);
-    return e;
-}
-
-std::pair<at::Tensor, at::Tensor> DpoTrainer::Impl::posterior(const fs::path& image, bool flip)
-{
-    const std::string key = image.string() + (flip ? "|flip" : "|");
-    if (const auto it = latent_cache.find(key); it != latent_cache.end())
-        return it->second;
-    torch::NoGradGuard no_grad;
-    auto& m = *model;
-    const auto pixels = preprocess_training_image(load_image(image), resolution, flip)
-                            .unsqueeze(0)
-                            .to(device, autocast ? torch::kFloat : m.dtype); // [1, 3, R, R]
-    AutocastScope ac(autocast, autocast_dtype);
-    const auto post = m.vae->encode(pixels);
-    std::pair<at::Tensor, at::Tensor> out{post.mean.to(torch::kFloat), post.std.to(torch::kFloat)};
-    if (config.cache_latents)
-        latent_cache.emplace(key, out);
-    return out;
-}
-
-DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pairs, const std::vector<bool>& flips,
-                                                 const std::vector<bool>& drop_caption,
-                                                 const std::vector<bool>& drop_user, at::Generator& gen)
-{
-    const auto b = static_cast<int64_t>(pairs.size());
-    std::vector<at::Tensor> mean, std_, text, users;
-    std::vector<int64_t> null_user;
-    for (int64_t half = 0; half < 2; ++half) {
-        for (int64_t i = 0; i < b; ++i) {
-            const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
-            const auto post = posterior(half == 0 ? p.chosen : p.rejected, flips[static_cast<size_t>(i)]);
-            mean.push_back(post.first);
-            std_.push_back(post.second);
-        }
-    }
-    for (int64_t i = 0; i < b; ++i) {
-        const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
-        text.push_back(text_embedding(drop_caption[static_cast<size_t>(i)] ? std::string() : p.caption));
-        users.push_back(user_table[user_row.at(p.user_id)]);
-        null_user.push_back(drop_user[static_cast<size_t>(i)] ? 1 : 0);
-    }
-    DpoMicroBatch mb;
-    const auto m = torch::cat(mean), s = torch::cat(std_); // [2B, C, h, w]
-    // Draw order is part of the run's definition: posterior samples, noise, timesteps.
-    const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
-    mb.latents = (m + s * eps) * model->vae->scaling_factor();
-    const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
-    mb.noise = torch::cat({noise, noise});
-    const auto t = torch::randint(0, alphas_cumprod.size(0), {b}, gen, torch::kLong);
-    mb.timesteps = torch::cat({t, t}).to(device);
-    const auto txt = torch::cat(text);
-    mb.text = torch::cat({txt, txt});
-    mb.user_embeds = torch::stack(users);
-    mb.null_user = torch::tensor(null_user, torch::kLong).to(torch::kBool).to(device);
-    return mb;
-}
-
-// ---- forward ----
-
-DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
-{
-    auto& unet = model->unet;
-    const auto acp = alphas_cumprod.index_select(0, mb.timesteps.cpu()).to(device).view({-1, 1, 1, 1});
-    const auto sqrt_acp = acp.sqrt(), sqrt_one_minus = (1.0 - acp).sqrt();
-    const auto noisy = sqrt_acp * mb.latents + sqrt_one_minus * mb.noise; // [2B, C, h, w]
-    const auto target = model->scheduler_config.prediction_type == "v_prediction"
-                            ? sqrt_acp * mb.noise - sqrt_one_minus * mb.latents
-                            : mb.noise;
-    const auto input = autocast ? noisy : noisy.to(model->dtype);
-    const auto text = autocast ? mb.text : mb.text.to(model->dtype);
-
-    at::Tensor ref_pred;
-    {
-        // The reference: the frozen UNet itself (adapter hook off), so no second copy is held.
-        torch::NoGradGuard no_grad;
-        AutocastScope ac(autocast, autocast_dtype);
-        unet->set_attention_hook(nullptr);
-        ref_pred = unet->forward(input, mb.timesteps, text).to(torch::kFloat);
-    }
-    at::Tensor model_pred;
-    {
-        AutocastScope ac(autocast, autocast_dtype);
-        auto tokens = adapter->user_tokens(mb.user_embeds); // [B, T, D]
-        if (mb.null_user.any().item<bool>()) {
-            const auto null = adapter->null_user_tokens(tokens.size(0));
-            tokens = torch::where(mb.null_user.view({-1, 1, 1}), null, tokens);
-        }
-        adapter->set_scale(1.0);
-        unet->set_attention_hook(adapter.ptr());
-        try {
-            model_pred = unet->forward(input, mb.timesteps, text, torch::cat({tokens, tokens})).to(torch::kFloat);
-        } catch (...) {
-            unet->set_attention_hook(nullptr);
-            throw;
-        }
-        unet->set_attention_hook(nullptr);
-    }
-    return dpo_loss(model_pred, ref_pred, target, config.beta_dpo);
-}
 
 // ---- the loop ----
 

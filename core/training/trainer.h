@@ -60,7 +60,8 @@ class DpoTrainer {
 public:
     /// Validates the config (InvalidRequest), loads the preference data (see
     /// PreferenceDataset::load), freezes the model's own parameters and builds a fresh adapter
-    /// (seeded by config.seed) and its AdamW optimizer. The model must be fp32 on the CPU.
+    /// (seeded by config.seed) and its AdamW optimizer. On the CPU the model must be fp32; on CUDA
+    /// it may be fp16/bf16 and runs under autocast (config.mixed_precision), the adapter in fp32.
     DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig config, std::filesystem::path run_dir);
     ~DpoTrainer();
     DpoTrainer(const DpoTrainer&) = delete;

@@ -80,7 +80,8 @@ struct DpoTrainer::Impl {
     void append_log(const TrainStepStats& s);
 
     // checkpoint.cpp
-    std::filesystem::path save_checkpoint();
+    std::filesystem::path save_checkpoint(); // IoError on a file-system failure
+    std::filesystem::path write_checkpoint();
     bool resume();
     void truncate_log(int last_step);
 };
