@@ -111,6 +111,7 @@ int run_train(const std::vector<std::string>& args)
         {"caption-dropout", true, false, "probability of an empty caption (default 0.2)"},
         {"user-dropout", true, false, "probability of the null user (default 0.1)"},
         {"seed", true, false, "seed of the run (default 0)"},
+        {"tokenizer", true, false, "tokenizer folder for single-file checkpoints"},
         {"device", true, false, "auto|cpu|cuda|cuda:N (default auto)"},
         {"mixed-precision", true, false, "auto|no|bf16|fp16: CUDA autocast over fp32 weights (default auto = bf16; "
                                          "the CPU trains in fp32)"},
@@ -147,6 +148,7 @@ int run_train(const std::vector<std::string>& args)
     JobControl job(interrupt.token(), print_load);
     LoadModelOptions lo;
     lo.device = config.device;
+    lo.tokenizer_dir = cl.get("tokenizer");
     const auto device = choose_device(config.device);
     if (device.is_cpu() || config.mixed_precision == "no")
         lo.dtype = "fp32";

@@ -312,6 +312,7 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
         st.step = m.step;
         st.total_steps = c.steps;
         st.lr = lr;
+        st.step_seconds = m.last_step_seconds;
         st.steps_per_second = elapsed > 0 ? (m.step - result.first_step) / elapsed : 0.0;
         st.eta_seconds = st.steps_per_second > 0 ? (c.steps - m.step) / st.steps_per_second : -1.0;
         m.append_log(st);
@@ -335,8 +336,9 @@ void DpoTrainer::Impl::append_log(const TrainStepStats& s)
     char line[400];
     std::snprintf(line, sizeof line,
                   "{\"step\": %d, \"loss\": %.6g, \"accuracy\": %.6g, \"model_mse\": %.8g, \"ref_mse\": %.8g, "
-                  "\"dpo_preference\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g}\n",
-                  s.step, s.loss, s.accuracy, s.model_mse, s.ref_mse, s.dpo_preference, s.lr, s.grad_norm);
+                  "\"dpo_preference\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"seconds\": %.4g}\n",
+                  s.step, s.loss, s.accuracy, s.model_mse, s.ref_mse, s.dpo_preference, s.lr, s.grad_norm,
+                  s.step_seconds);
     out << line;
 }
 

@@ -27,6 +27,7 @@ struct TrainStepStats {
     double dpo_preference = 0;
     double lr = 0;
     double grad_norm = 0;  ///< before clipping
+    double step_seconds = 0; ///< wall time of this step (forward, backward, update)
     double steps_per_second = 0;
     double eta_seconds = -1;
 };
