@@ -4,6 +4,7 @@
 #include "text_encoder/clip_text_config.h"
 
 #include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -11,84 +12,6 @@
 
 namespace psa {
 
-namespace {
-
-using json = nlohmann::json;
-
-json read_config_file(const std::filesystem::path& path)
-{
-    std::ifstream in(path);
-    if (!in)
-        throw ConfigError(path_message(path.string(), "cannot open the config file"));
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        throw ConfigError(path_message(path.string(), std::string("not valid JSON: ") + e.what()));
-    }
-    if (!j.is_object())
-        throw ConfigError(path_message(path.string(), "expected a JSON object at the top level"));
-    return j;
-}
-
-std::string short_dump(const json& v)
-{
-    auto s = v.dump();
-    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
-
-// A JSON object read key by key; every fault names the file and the key.
-struct Fields {
-    const json& j;
-    std::string where;
-
-    const json* find(const char* key) const
-    {
-        const auto it = j.find(key);
-        return it == j.end() || it->is_null() ? nullptr : &*it;
-    }
-    [[noreturn]] void wrong(const char* key, const char* expected, const json& v) const
-    {
-        throw ConfigError(path_message(where, std::string("\"") + key + "\": expected " + expected +
-                                                  ", got " + v.type_name() + " " + short_dump(v)));
-    }
-    [[noreturn]] void missing(const char* key) const
-    {
-        throw ConfigError(path_message(where, std::string("missing required key \"") + key + "\""));
-    }
-    int64_t integer(const char* key, std::optional<int64_t> fallback) const
-    {
-        const json* v = find(key);
-        if (!v) {
-            if (!fallback)
-                missing(key);
-            return *fallback;
-        }
-        if (!v->is_number_integer())
-            wrong(key, "an integer", *v);
-        return v->get<int64_t>();
-    }
-    double number(const char* key, double fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_number())
-            wrong(key, "a number", *v);
-        return v->get<double>();
-    }
-    std::string string(const char* key, const std::string& fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_string())
-            wrong(key, "a string", *v);
-        return v->get<std::string>();
-    }
-};
-
-} // namespace
 
 CLIPTextConfig CLIPTextConfig::sd15()
 {
@@ -110,8 +33,8 @@ CLIPTextConfig CLIPTextConfig::tiny()
 
 CLIPTextConfig CLIPTextConfig::from_json(const std::filesystem::path& path)
 {
-    const json j = read_config_file(path);
-    const Fields f{j, path.string()};
+    const nlohmann::json j = read_json_object_file(path);
+    const JsonFields f{j, path.string()};
     CLIPTextConfig c;
     c.vocab_size = f.integer("vocab_size", c.vocab_size);
     c.hidden_size = f.integer("hidden_size", std::nullopt);

@@ -4,6 +4,7 @@
 #include "vae/vae_config.h"
 
 #include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,120 +13,6 @@
 
 namespace psa {
 
-namespace {
-
-using json = nlohmann::json;
-
-json read_config_file(const std::filesystem::path& path)
-{
-    std::ifstream in(path);
-    if (!in)
-        throw ConfigError(path_message(path.string(), "cannot open the config file"));
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        throw ConfigError(path_message(path.string(), std::string("not valid JSON: ") + e.what()));
-    }
-    if (!j.is_object())
-        throw ConfigError(path_message(path.string(), "expected a JSON object at the top level"));
-    return j;
-}
-
-std::string short_dump(const json& v)
-{
-    auto s = v.dump();
-    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
-
-// A JSON object read key by key; every fault names the file and the key.
-struct Fields {
-    const json& j;
-    std::string where;
-
-    const json* find(const char* key) const
-    {
-        const auto it = j.find(key);
-        return it == j.end() || it->is_null() ? nullptr : &*it;
-    }
-    [[noreturn]] void wrong(const char* key, const char* expected, const json& v) const
-    {
-        throw ConfigError(path_message(where, std::string("\"") + key + "\": expected " + expected +
-                                                  ", got " + v.type_name() + " " + short_dump(v)));
-    }
-    [[noreturn]] void missing(const char* key) const
-    {
-        throw ConfigError(path_message(where, std::string("missing required key \"") + key + "\""));
-    }
-    int64_t integer(const char* key, int64_t fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_number_integer())
-            wrong(key, "an integer", *v);
-        return v->get<int64_t>();
-    }
-    double number(const char* key, double fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_number())
-            wrong(key, "a number", *v);
-        return v->get<double>();
-    }
-    bool boolean(const char* key, bool fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_boolean())
-            wrong(key, "true or false", *v);
-        return v->get<bool>();
-    }
-    std::string string(const char* key, const std::string& fallback) const
-    {
-        const json* v = find(key);
-        if (!v)
-            return fallback;
-        if (!v->is_string())
-            wrong(key, "a string", *v);
-        return v->get<std::string>();
-    }
-    std::vector<int64_t> integers(const char* key) const
-    {
-        const json* v = find(key);
-        if (!v)
-            missing(key);
-        if (!v->is_array())
-            wrong(key, "an array of integers", *v);
-        std::vector<int64_t> out;
-        for (const auto& e : *v) {
-            if (!e.is_number_integer())
-                wrong(key, "an array of integers", *v);
-            out.push_back(e.get<int64_t>());
-        }
-        return out;
-    }
-    std::vector<std::string> strings(const char* key) const
-    {
-        const json* v = find(key);
-        if (!v)
-            missing(key);
-        if (!v->is_array())
-            wrong(key, "an array of strings", *v);
-        std::vector<std::string> out;
-        for (const auto& e : *v) {
-            if (!e.is_string())
-                wrong(key, "an array of strings", *v);
-            out.push_back(e.get<std::string>());
-        }
-        return out;
-    }
-};
-
-} // namespace
 
 AutoencoderKLConfig AutoencoderKLConfig::sd15() { return {}; }
 
@@ -143,8 +30,8 @@ AutoencoderKLConfig AutoencoderKLConfig::tiny()
 
 AutoencoderKLConfig AutoencoderKLConfig::from_json(const std::filesystem::path& path)
 {
-    const json j = read_config_file(path);
-    const Fields f{j, path.string()};
+    const nlohmann::json j = read_json_object_file(path);
+    const JsonFields f{j, path.string()};
     AutoencoderKLConfig c;
     c.in_channels = f.integer("in_channels", c.in_channels);
     c.out_channels = f.integer("out_channels", c.out_channels);
