@@ -189,6 +189,22 @@ int finish(const GenerationResult& result, const GenerationRequest& r, const Tex
     return 0;
 }
 
+// Loads the model (and adapter), generates with Ctrl-C stopping within one step, writes the images.
+int generate_and_write(const CommandLine& cl, const GenerationRequest& r, bool strip)
+{
+    const fs::path out = cl.require("out");
+    fs::create_directories(out);
+    InterruptGuard interrupt;
+    JobControl job(interrupt.token(), print_progress);
+    auto t2i = load_pipeline(cl, job);
+    if (!t2i)
+        return 130;
+    const auto result = t2i->generate(r, job);
+    for (const auto& w : result.warnings)
+        std::cerr << "warning: " << w << "\n";
+    return finish(result, r, *t2i, out, strip);
+}
+
 } // namespace
 
 int run_generate(const std::vector<std::string>& args)
@@ -216,18 +232,7 @@ int run_generate(const std::vector<std::string>& args)
             throw InvalidRequest("--level takes one level 0-5 (use psa previews for several)");
         r.conditions.push_back(condition_for_profile(load_level_presets(cats)[static_cast<size_t>(levels[0])], scale));
     }
-    const fs::path out = cl.require("out");
-    fs::create_directories(out);
-
-    InterruptGuard interrupt;
-    JobControl job(interrupt.token(), print_progress);
-    auto t2i = load_pipeline(cl, job);
-    if (!t2i)
-        return 130;
-    const auto result = t2i->generate(r, job);
-    for (const auto& w : result.warnings)
-        std::cerr << "warning: " << w << "\n";
-    return finish(result, r, *t2i, out, false);
+    return generate_and_write(cl, r, false);
 }
 
 int run_previews(const std::vector<std::string>& args)
@@ -252,18 +257,7 @@ int run_previews(const std::vector<std::string>& args)
     for (const auto& f : cl.get_all("profile"))
         r.conditions.push_back(condition_for_profile(load_profile(f, cats), scale));
     r.max_rows_per_pass = cl.get_int("max-rows", 0);
-    const fs::path out = cl.require("out");
-    fs::create_directories(out);
-
-    InterruptGuard interrupt;
-    JobControl job(interrupt.token(), print_progress);
-    auto t2i = load_pipeline(cl, job);
-    if (!t2i)
-        return 130;
-    const auto result = t2i->generate(r, job);
-    for (const auto& w : result.warnings)
-        std::cerr << "warning: " << w << "\n";
-    return finish(result, r, *t2i, out, true);
+    return generate_and_write(cl, r, true);
 }
 
 } // namespace psa::app
