@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "pretrain/pretrain_config.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace psa {
+
+namespace {
+
+using json = nlohmann::json;
+
+// One table drives both directions so that a new field cannot be saved but not loaded.
+template <typename Visitor>
+void visit_fields(PretrainConfig& c, Visitor&& v)
+{
+    v("steps", c.steps);
+    v("batch", c.batch);
+    v("lr", c.lr);
+    v("warmup_steps", c.warmup_steps);
+    v("adam_beta1", c.adam_beta1);
+    v("adam_beta2", c.adam_beta2);
+    v("adam_eps", c.adam_eps);
+    v("weight_decay", c.weight_decay);
+    v("max_grad_norm", c.max_grad_norm);
+    v("seed", c.seed);
+    v("kl_weight", c.kl_weight);
+    v("edge_weight", c.edge_weight);
+    v("mse_weight", c.mse_weight);
+    v("caption_dropout", c.caption_dropout);
+    v("ema_decay", c.ema_decay);
+    v("sample_posterior", c.sample_posterior);
+    v("checkpoint_every", c.checkpoint_every);
+    v("keep_checkpoints", c.keep_checkpoints);
+}
+
+} // namespace
+
+const char* pretrain_stage_name(PretrainStage stage)
+{
+    return stage == PretrainStage::Vae ? "vae" : "unet";
+}
+
+PretrainConfig PretrainConfig::vae_defaults()
+{
+    PretrainConfig c;
+    c.steps = 3000;
+    c.batch = 16;
+    c.lr = 2e-4;
+    c.warmup_steps = 100;
+    c.weight_decay = 0.0;
+    return c;
+}
+
+PretrainConfig PretrainConfig::unet_defaults()
+{
+    PretrainConfig c;
+    c.steps = 20000;
+    c.batch = 32;
+    c.lr = 3e-4;
+    c.warmup_steps = 500;
+    c.weight_decay = 1e-2;
+    c.ema_decay = 0.999;
+    return c;
+}
+
+void PretrainConfig::validate() const
+{
+    const auto need = [](bool ok, const std::string& field, const std::string& msg) {
+        if (!ok)
+            throw InvalidRequest("pretraining option " + field + ": " + msg);
+    };
+    need(steps >= 1, "steps", std::to_string(steps) + " is not a positive number of steps");
+    need(batch >= 1 && batch <= 4096, "batch", std::to_string(batch) + " is outside 1-4096 images");
+    need(lr > 0 && lr < 1, "lr", std::to_string(lr) + " is outside (0, 1)");
+    need(warmup_steps >= 0, "warmup_steps", "must not be negative");
+    need(adam_beta1 >= 0 && adam_beta1 < 1 && adam_beta2 >= 0 && adam_beta2 < 1, "adam_beta1/2",
+         "must lie in [0, 1)");
+    need(adam_eps > 0, "adam_eps", "must be positive");
+    need(weight_decay >= 0, "weight_decay", "must not be negative");
+    need(kl_weight >= 0 && edge_weight >= 0 && mse_weight >= 0, "kl_weight/edge_weight/mse_weight",
+         "loss weights must not be negative");
+    need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
+    need(ema_decay >= 0 && ema_decay < 1, "ema_decay", std::to_string(ema_decay) + " is outside [0, 1)");
+    need(checkpoint_every >= 0, "checkpoint_every", "must not be negative (0 = only at the end)");
+    need(keep_checkpoints >= 1, "keep_checkpoints", "must be at least 1");
+}
+
+std::string PretrainConfig::to_json() const
+{
+    json j = json::object();
+    auto copy = *this;
+    visit_fields(copy, [&](const char* key, auto& value) { j[key] = value; });
+    j["format"] = "psa-pretrain-config/1";
+    return j.dump(2) + "\n";
+}
+
+PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source_name)
+{
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ConfigError(path_message(source_name, std::string("malformed JSON: ") + e.what()));
+    }
+    if (!j.is_object())
+        throw ConfigError(path_message(source_name, "a pretraining configuration must be a JSON object"));
+    PretrainConfig c;
+    visit_fields(c, [&](const char* key, auto& value) {
+        const auto it = j.find(key);
+        if (it == j.end() || it->is_null())
+            return;
+        try {
+            it->get_to(value);
+        } catch (const json::exception&) {
+            throw ConfigError(path_message(source_name, std::string("\"") + key + "\" has the wrong type (" +
+                                                            it->type_name() + ")"));
+        }
+    });
+    return c;
+}
+
+double pretrain_learning_rate(const PretrainConfig& c, int step)
+{
+    if (c.warmup_steps <= 0)
+        return c.lr;
+    return c.lr * std::min(1.0, static_cast<double>(step + 1) / c.warmup_steps);
+}
+
+} // namespace psa

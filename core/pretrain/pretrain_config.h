@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The settings of one demo-model pretraining stage (the VAE, or the text encoder + UNet). Torch-free:
+// the CLI fills it in; checkpoints store it as JSON so that a resumed stage is the same run.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace psa {
+
+enum class PretrainStage { Vae, Unet };
+/// "vae" / "unet": the run sub-folder and the "stage" field of train_log.jsonl.
+const char* pretrain_stage_name(PretrainStage stage);
+
+/// One table of settings for both stages; each stage reads the fields that concern it. The
+/// defaults are the demo recipe (docs/demo-model.md); vae_defaults()/unet_defaults() set the
+/// per-stage values.
+struct PretrainConfig {
+    // ---- schedule ----
+    int steps = 1000;             ///< optimizer steps of this stage
+    int batch = 16;               ///< images per step
+    double lr = 2e-4;             ///< AdamW peak learning rate
+    int warmup_steps = 100;       ///< linear warm-up, then constant
+    double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+    double weight_decay = 1e-2;
+    double max_grad_norm = 1.0;   ///< <= 0: no clipping
+    std::uint64_t seed = 0;
+
+    // ---- VAE ----
+    double kl_weight = 1e-5;      ///< times the mean KL per latent element (the L1 is per pixel)
+    double edge_weight = 0.1;     ///< L1 of the images' finite differences (keeps motif edges sharp)
+    double mse_weight = 1.0;      ///< added to the L1 term
+
+    // ---- text encoder + UNet ----
+    double caption_dropout = 0.1; ///< probability of the empty caption (classifier-free guidance)
+    double ema_decay = 0.0;       ///< 0: no EMA; else the exported UNet is the EMA of its weights
+    bool sample_posterior = true; ///< latents are posterior samples (false: the posterior mean)
+
+    // ---- output ----
+    int checkpoint_every = 200;   ///< 0: only at the end, on a stop and when the time budget ends
+    int keep_checkpoints = 2;     ///< newest checkpoints kept (>= 1)
+
+    static PretrainConfig vae_defaults();
+    static PretrainConfig unet_defaults();
+
+    /// Throws InvalidRequest naming the field when a value is out of range.
+    void validate() const;
+    std::string to_json() const;
+    /// Unknown keys are ignored, missing ones keep their defaults. ConfigError names `source_name`.
+    static PretrainConfig from_json(const std::string& text, const std::string& source_name);
+};
+
+/// Linear warm-up over warmup_steps ((step + 1) / warmup, as training/train_config.h), then lr.
+double pretrain_learning_rate(const PretrainConfig& config, int step);
+
+} // namespace psa

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Private to core/pretrain: what a stage (VAE, or text encoder + UNet) gives the shared training
+// loop in pretrain_trainer.cpp: its networks, its loss on a batch of rows, and its finishing step.
+#pragma once
+#include "common/progress.h"
+#include "pretrain/pretrain_config.h"
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace psa {
+
+class CaptionImageSet;
+
+struct StageLoss {
+    at::Tensor loss;   // 0-d, requires grad when training
+    std::string terms; // "name value ..." for the log line
+};
+
+class StageModel {
+public:
+    virtual ~StageModel() = default;
+    /// Checkpointed networks under their names ("vae"; "text_encoder", "unet").
+    virtual std::vector<std::pair<std::string, torch::nn::Module*>> modules() = 0;
+    /// The module whose weights get an EMA copy when ema_decay > 0 ("" = none).
+    virtual std::string ema_module() const { return {}; }
+    virtual int64_t rows() const = 0;
+    /// The loss on dataset rows. All randomness from `gen`; `uniform01` (null when evaluating)
+    /// draws the per-row augmentation decisions (caption dropout).
+    virtual StageLoss loss(const std::vector<int64_t>& rows, at::Generator& gen,
+                           const std::function<double()>* uniform01) = 0;
+    /// Called once when the stage reaches its last step (the VAE writes its final folder).
+    virtual void complete(JobControl& job) {}
+};
+
+/// RUN/arch must hold the architecture; see pretrain_trainer.h for what each stage reads.
+std::unique_ptr<StageModel> make_vae_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
+                                           const PretrainConfig& config, JobControl& job);
+std::unique_ptr<StageModel> make_unet_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
+                                            const PretrainConfig& config, JobControl& job);
+
+/// [N, 3, R, R] uint8: every image of the set, RGB, resized (shorter side) and centre-cropped to
+/// R as the DPO trainer's preprocessing does. Stage::Load progress per image; IoError naming the
+/// metadata line for an unreadable image.
+at::Tensor load_image_rows(const CaptionImageSet& data, int resolution, JobControl& job);
+/// uint8 rows -> float32 in [-1, 1].
+at::Tensor rows_to_unit_range(const at::Tensor& rows_u8);
+
+} // namespace psa

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// pretrain/ and the BPE learner: merges by frequency and applied by rank, captions round trip with
+// no unknown tokens; metadata errors that name file and line; the VAE and the text encoder + UNet
+// learn on a tiny synthetic set of coloured shapes; a stopped and resumed stage ends bit-identical
+// to an uninterrupted one; the time budget; the export loads through our loader and generates,
+// for a tiny architecture and for the bundled demo architecture (whose size is checked).
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "pipeline/components.h"
+#include "pipeline/model_loading.h"
+#include "pipeline/text2image.h"
+#include "pretrain/caption_image_set.h"
+#include "pretrain/pretrain_run.h"
+#include "pretrain/pretrain_trainer.h"
+#include "support/test_support.h"
+#include "tensor_io/layers.h"
+#include "tensor_io/safetensors.h"
+#include "tokenizer/bpe_trainer.h"
+#include "tokenizer/clip_tokenizer.h"
+
+#include <ATen/Parallel.h>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <fstream>
+
+using namespace psa;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+template <class E, class F> QString error_of(F&& f)
+{
+    try {
+        f();
+    } catch (const E& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+void write_json(const fs::path& path, const json& j)
+{
+    fs::create_directories(path.parent_path());
+    test::write_bytes(path, j.dump(2));
+}
+
+// A tiny architecture in the diffusers layout: 16 px images, VAE factor 2, 8x8 latents.
+fs::path write_tiny_arch(const fs::path& dir)
+{
+    write_json(dir / "model_index.json", {{"_class_name", "StableDiffusionPipeline"},
+                                          {"unet", {"diffusers", "UNet2DConditionModel"}},
+                                          {"vae", {"diffusers", "AutoencoderKL"}},
+                                          {"text_encoder", {"transformers", "CLIPTextModel"}},
+                                          {"tokenizer", {"transformers", "CLIPTokenizer"}},
+                                          {"scheduler", {"diffusers", "PNDMScheduler"}}});
+    write_json(dir / "scheduler" / "scheduler_config.json",
+               {{"_class_name", "PNDMScheduler"}, {"beta_start", 0.00085}, {"beta_end", 0.012},
+                {"beta_schedule", "scaled_linear"}, {"num_train_timesteps", 1000}, {"set_alpha_to_one", false},
+                {"skip_prk_steps", true}, {"steps_offset", 1}, {"clip_sample", false}});
+    write_json(dir / "text_encoder" / "config.json",
+               {{"hidden_size", 16}, {"intermediate_size", 32}, {"num_hidden_layers", 1},
+                {"num_attention_heads", 2}, {"max_position_embeddings", 16}, {"vocab_size", 1000},
+                {"hidden_act", "quick_gelu"}});
+    write_json(dir / "unet" / "config.json",
+               {{"_class_name", "UNet2DConditionModel"}, {"sample_size", 8}, {"in_channels", 4}, {"out_channels", 4},
+                {"block_out_channels", {16, 32}}, {"down_block_types", {"CrossAttnDownBlock2D", "DownBlock2D"}},
+                {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D"}}, {"layers_per_block", 1},
+                {"cross_attention_dim", 16}, {"attention_head_dim", 2}, {"norm_num_groups", 4}});
+    write_json(dir / "vae" / "config.json",
+               {{"_class_name", "AutoencoderKL"}, {"block_out_channels", {8, 16}},
+                {"down_block_types", {"DownEncoderBlock2D", "DownEncoderBlock2D"}},
+                {"up_block_types", {"UpDecoderBlock2D", "UpDecoderBlock2D"}}, {"layers_per_block", 1},
+                {"norm_num_groups", 4}, {"latent_channels", 4}, {"sample_size", 16}, {"scaling_factor", 1.0}});
+    return dir;
+}
+
+// A world-shaped folder: DIR/images/*.png and DIR/base/metadata.jsonl ("../images/..."), each
+// image a coloured shape on a background, its caption saying which.
+fs::path write_shape_world(const fs::path& dir, int size = 16)
+{
+    fs::create_directories(dir / "images");
+    fs::create_directories(dir / "base");
+    const std::pair<const char*, cv::Scalar> colours[] = {{"red", {40, 40, 220}}, {"blue", {220, 60, 40}}};
+    const std::pair<const char*, cv::Scalar> backgrounds[] = {{"white", {245, 245, 245}}, {"black", {15, 15, 15}}};
+    std::string lines;
+    int index = 0;
+    for (const auto& [colour, bgr] : colours)
+        for (const char* shape : {"square", "circle"})
+            for (const auto& [background, bg] : backgrounds) {
+                cv::Mat m(size, size, CV_8UC3, bg);
+                const int r = size / 4;
+                if (std::string(shape) == "square")
+                    cv::rectangle(m, {size / 2 - r, size / 2 - r}, {size / 2 + r, size / 2 + r}, bgr, cv::FILLED);
+                else
+                    cv::circle(m, {size / 2, size / 2}, r + 1, bgr, cv::FILLED);
+                const std::string name = "shape-" + std::to_string(index++) + ".png";
+                cv::imwrite((dir / "images" / name).string(), m);
+                lines += json{{"file_name", "../images/" + name},
+                              {"caption", std::string("a ") + colour + " " + shape + " on " + background},
+                              {"subject", shape}, {"scene", background}, {"concepts", json::array()}}
+                             .dump() +
+                         "\n";
+            }
+    test::write_bytes(dir / "base" / "metadata.jsonl", lines);
+    return dir;
+}
+
+std::map<std::string, at::Tensor> read_tensors(const fs::path& path)
+{
+    std::map<std::string, at::Tensor> out;
+    const auto file = SafetensorsFile::open(path);
+    for (const auto& info : file.tensors())
+        out[info.name] = file.tensor(info.name).clone();
+    return out;
+}
+
+PretrainConfig quick(PretrainConfig c, int steps)
+{
+    c.steps = steps;
+    c.batch = 4;
+    c.lr = 3e-3;
+    c.warmup_steps = 2;
+    c.checkpoint_every = 0;
+    return c;
+}
+
+// A run folder with the tiny architecture, its vocabulary, and a VAE trained for `vae_steps`.
+struct TinyRun {
+    test::TempDir tmp;
+    fs::path run;
+    std::optional<CaptionImageSet> data;
+
+    explicit TinyRun(int vae_steps)
+    {
+        run = tmp / "run";
+        write_shape_world(tmp / "world");
+        data = CaptionImageSet::load(tmp / "world");
+        prepare_run(run, write_tiny_arch(tmp / "arch"));
+        learn_run_vocabulary(run, *data);
+        if (vae_steps > 0) {
+            JobControl job;
+            PretrainTrainer vae(PretrainStage::Vae, run, *data, quick(PretrainConfig::vae_defaults(), vae_steps), job);
+            vae.train(job);
+        }
+    }
+};
+
+} // namespace
+
+class TestPretrain : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        // Tiny tensors: one thread is faster than two on the shared 2-core machine, and resume
+        // equivalence is checked at a fixed thread count.
+        at::set_num_threads(1);
+    }
+
+    // ---- BPE learner ----
+
+    void bpe_merges_by_frequency_and_applies_them_by_rank()
+    {
+        // Pairs: (b,c) 4, (c,d</w>) 4, (a,b) 2, (b,d</w>) 2; ties go to the smaller pair.
+        const auto vocab = learn_bpe({"bcd bcd", "bcd bcd", "abd abd"});
+        const std::vector<std::pair<std::string, std::string>> expected = {
+            {"b", "c"}, {"bc", "d</w>"}, {"a", "b"}, {"ab", "d</w>"}};
+        QCOMPARE(vocab.merges.size(), expected.size());
+        QVERIFY(vocab.merges == expected);
+        QCOMPARE(vocab.tokens.size(), size_t{512 + 4 + 2});
+        test::TempDir tmp;
+        write_clip_tokenizer_files(vocab, tmp / "tok", 77);
+        const auto tok = CLIPTokenizer::from_dir(tmp / "tok");
+        // "abcd": (b,c) has rank 0, (a,b) rank 2: b+c first, then bc+d</w>; left to right would
+        // have given ab, c, d</w>.
+        QVERIFY(tok.bpe_tokens("abcd") == (std::vector<std::string>{"a", "bcd</w>"}));
+        QVERIFY(tok.bpe_tokens("abc") == (std::vector<std::string>{"ab", "c</w>"}));
+        QVERIFY(tok.bpe_tokens("bcd abd") == (std::vector<std::string>{"bcd</w>", "abd</w>"}));
+    }
+
+    void bpe_captions_round_trip_without_unknown_tokens()
+    {
+        const std::vector<std::string> corpus = {
+            "a red square on white",          "a blue circle in a quiet meadow, with spiky shards",
+            "A  Blue   SQUARE on black",      "a lantern in the harbour, with zigzag stripes and rings",
+            "a robot's shadow near 3 towers", "with"};
+        const auto vocab = learn_bpe(corpus);
+        test::TempDir tmp;
+        write_clip_tokenizer_files(vocab, tmp / "tok", 32);
+        const auto tok = CLIPTokenizer::from_dir(tmp / "tok");
+        QCOMPARE(tok.model_max_length(), 32);
+        QCOMPARE(tok.vocab_size(), static_cast<std::int64_t>(vocab.tokens.size()));
+        QCOMPARE(tok.eos_id(), vocab.eos_id());
+        QCOMPARE(tok.bos_id(), vocab.bos_id());
+        QCOMPARE(tok.eos_id(), tok.vocab_size() - 1); // the largest id, as CLIP's pooling assumes
+        for (const auto& caption : corpus) {
+            const auto ids = tok.encode(caption);
+            for (const auto id : ids)
+                QVERIFY2(id != tok.unk_id(), caption.c_str());
+            // Every word of the corpus became one token.
+            const auto tokens = tok.bpe_tokens(caption);
+            for (const auto& t : tokens)
+                QVERIFY2(t.size() > 4 && t.substr(t.size() - 4) == "</w>", (caption + ": " + t).c_str());
+            const auto text = tok.decode(ids);
+            QVERIFY2(tok.encode(text) == ids, text.c_str());
+        }
+        QCOMPARE(tok.decode(tok.encode("A  Blue   SQUARE on black")), std::string("a blue square on black"));
+        // Words outside the corpus still map to known tokens (the byte alphabet covers them).
+        for (const auto id : tok.encode("zebra café 42"))
+            QVERIFY(id != tok.unk_id());
+        QVERIFY(tok.encode("zebra").size() > 1);
+    }
+
+    void bpe_files_have_the_clip_layout()
+    {
+        test::TempDir tmp;
+        const auto vocab = learn_bpe({"red square", "red circle"});
+        write_clip_tokenizer_files(vocab, tmp / "tok", 77);
+        const std::string merges = read_file_text(tmp / "tok" / "merges.txt");
+        QVERIFY(merges.rfind("#version: 0.2\n", 0) == 0);
+        const auto v = json::parse(read_file_text(tmp / "tok" / "vocab.json"));
+        QCOMPARE(v.size(), vocab.tokens.size());
+        QCOMPARE(v["<|endoftext|>"].get<std::int64_t>(), vocab.eos_id());
+        QCOMPARE(v["!"].get<int>(), static_cast<int>('!'));
+        QCOMPARE(v["!</w>"].get<int>(), 256 + '!');
+        QVERIFY(v.contains("red</w>"));
+        const auto config = json::parse(read_file_text(tmp / "tok" / "tokenizer_config.json"));
+        QCOMPARE(config["model_max_length"].get<int>(), 77);
+        QCOMPARE(config["tokenizer_class"].get<std::string>(), std::string("CLIPTokenizer"));
+        QVERIFY(fs::exists(tmp / "tok" / "special_tokens_map.json"));
+        QVERIFY(!error_of<InvalidRequest>([] { learn_bpe({"  ", ""}); }).isEmpty());
+        BpeTrainerOptions small;
+        small.vocab_size = 515; // room for one merge
+        QCOMPARE(learn_bpe({"red square", "red circle"}, small).merges.size(), size_t{1});
+    }
+
+    // ---- data ----
+
+    void bad_data_names_file_and_line_data()
+    {
+        QTest::addColumn<QString>("lines");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing image") << "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n"
+                                          "{\"file_name\": \"../images/nope.png\", \"caption\": \"b\"}\n"
+                                       << "metadata.jsonl:2: image ../images/nope.png not found";
+        QTest::newRow("bad json") << "\n{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n{oops\n"
+                                  << "metadata.jsonl:3: invalid JSON";
+        QTest::newRow("no caption") << "{\"file_name\": \"../images/shape-0.png\"}\n"
+                                    << "metadata.jsonl:1: missing \"caption\"";
+        QTest::newRow("caption not text") << "{\"file_name\": \"../images/shape-0.png\", \"caption\": 3}\n"
+                                          << "metadata.jsonl:1: \"caption\" must be a string";
+        QTest::newRow("empty set") << "\n  \n" << "metadata.jsonl: no images";
+    }
+    void bad_data_names_file_and_line()
+    {
+        QFETCH(QString, lines);
+        QFETCH(QString, expected);
+        test::TempDir tmp;
+        write_shape_world(tmp / "world");
+        test::write_bytes(tmp / "world" / "base" / "metadata.jsonl", lines.toStdString());
+        const auto message = error_of<IoError>([&] { CaptionImageSet::load(tmp / "world"); });
+        QVERIFY2(message.contains(expected), qPrintable(message));
+        QVERIFY2(message.contains(QString::fromStdString((tmp / "world" / "base").string())), qPrintable(message));
+        QVERIFY(error_of<IoError>([&] { CaptionImageSet::load(tmp / "nowhere"); }).contains("no such file"));
+    }
+
+    void world_layout_and_plain_imagefolder_both_load()
+    {
+        test::TempDir tmp;
+        write_shape_world(tmp / "world");
+        const auto set = CaptionImageSet::load(tmp / "world");
+        QCOMPARE(set.size(), size_t{8});
+        QCOMPARE(set.items()[0].caption, std::string("a red square on white"));
+        QVERIFY(fs::exists(set.items()[7].image));
+        // file_name relative to the folder above (a world root) is accepted too.
+        test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
+                          "{\"file_name\": \"images/shape-1.png\", \"caption\": \"x\"}\n");
+        QVERIFY(CaptionImageSet::load(tmp / "world" / "base" / "metadata.jsonl").items()[0].image ==
+                (tmp / "world" / "images" / "shape-1.png").lexically_normal());
+    }
+
+    // ---- trainers ----
+
+    void vae_loss_drops_and_scaling_factor_is_measured()
+    {
+        TinyRun r(0);
+        JobControl job;
+        PretrainTrainer vae(PretrainStage::Vae, r.run, *r.data, quick(PretrainConfig::vae_defaults(), 40), job);
+        const double before = vae.evaluate(0, 7);
+        const auto result = vae.train(job);
+        QCOMPARE(result.outcome, Outcome::Completed);
+        QCOMPARE(result.steps_done, 40);
+        const double after = vae.evaluate(0, 7);
+        QVERIFY2(after < 0.6 * before, qPrintable(QString("loss %1 -> %2").arg(before).arg(after)));
+        QVERIFY(fs::exists(r.run / "vae" / "final" / "diffusion_pytorch_model.safetensors"));
+        const auto config = json::parse(read_file_text(r.run / "arch" / "vae" / "config.json"));
+        const double scale = config["scaling_factor"].get<double>();
+        QVERIFY2(scale > 0 && scale != 1.0 && std::isfinite(scale), qPrintable(QString::number(scale)));
+        // train_log.jsonl has one line per step, tagged with the stage.
+        std::ifstream log(r.run / "train_log.jsonl");
+        int lines = 0;
+        for (std::string line; std::getline(log, line); ++lines)
+            QVERIFY(json::parse(line)["stage"] == "vae");
+        QCOMPARE(lines, 40);
+    }
+
+    void text_to_image_loss_drops()
+    {
+        TinyRun r(20);
+        JobControl job;
+        auto c = quick(PretrainConfig::unet_defaults(), 40);
+        PretrainTrainer unet(PretrainStage::Unet, r.run, *r.data, c, job);
+        QVERIFY(unet.parameter_count() > 0);
+        const double before = unet.evaluate(0, 11);
+        QCOMPARE(unet.train(job).outcome, Outcome::Completed);
+        const double after = unet.evaluate(0, 11);
+        QVERIFY2(after < 0.8 * before, qPrintable(QString("loss %1 -> %2").arg(before).arg(after)));
+    }
+
+    void unet_stage_needs_vocabulary_and_vae()
+    {
+        TinyRun r(0);
+        JobControl job;
+        const auto message = error_of<ConfigError>(
+            [&] { PretrainTrainer(PretrainStage::Unet, r.run, *r.data, PretrainConfig::unet_defaults(), job); });
+        QVERIFY2(message.contains("--stage vae"), qPrintable(message));
+    }
+
+    void resumed_stage_is_bit_identical_data()
+    {
+        QTest::addColumn<int>("stage_index");
+        QTest::newRow("vae") << static_cast<int>(PretrainStage::Vae);
+        QTest::newRow("text encoder + unet, EMA, caption dropout") << static_cast<int>(PretrainStage::Unet);
+    }
+    void resumed_stage_is_bit_identical()
+    {
+        QFETCH(int, stage_index);
+        const auto stage = static_cast<PretrainStage>(stage_index);
+        TinyRun r(stage == PretrainStage::Unet ? 4 : 0);
+        auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 6);
+        c.caption_dropout = 0.3;
+        c.ema_decay = 0.9;
+        // Two runs in separate run folders that share the architecture, vocabulary and VAE.
+        const auto a = r.tmp / "a", b = r.tmp / "b";
+        for (const auto& dir : {a, b})
+            fs::copy(r.run, dir, fs::copy_options::recursive);
+        JobControl job;
+        {
+            PretrainTrainer straight(stage, a, *r.data, c, job);
+            QCOMPARE(straight.train(job).outcome, Outcome::Completed);
+        }
+        std::stop_source stop;
+        JobControl stoppable(stop.get_token(), {});
+        {
+            PretrainTrainer first(stage, b, *r.data, c, job);
+            const auto result = first.train(stoppable, [&](const PretrainStepStats& s) {
+                if (s.step == 3)
+                    stop.request_stop();
+            });
+            QCOMPARE(result.outcome, Outcome::Cancelled);
+            QCOMPARE(result.steps_done, 3);
+            QCOMPARE(result.last_checkpoint.filename().string(), std::string("step-00000003"));
+        }
+        {
+            PretrainTrainer again(stage, b, *r.data, c, job);
+            QVERIFY(again.resume());
+            QCOMPARE(again.step(), 3);
+            const auto result = again.train(job);
+            QCOMPARE(result.first_step, 3);
+            QCOMPARE(result.steps_done, 6);
+        }
+        const auto ck = "checkpoints/step-00000006/weights.safetensors";
+        const auto wa = read_tensors(PretrainTrainer::stage_dir(a, stage) / ck);
+        const auto wb = read_tensors(PretrainTrainer::stage_dir(b, stage) / ck);
+        QCOMPARE(wa.size(), wb.size());
+        for (const auto& [name, t] : wa) {
+            QVERIFY2(wb.count(name), name.c_str());
+            QVERIFY2(torch::equal(t, wb.at(name)), (name + " differs after resume").c_str());
+        }
+        QCOMPARE(wa.count("ema.unet.conv_in.weight"), size_t{stage == PretrainStage::Unet ? 1u : 0u});
+        // A fresh run refuses a folder that holds a run; other settings on resume are refused.
+        PretrainTrainer fresh(stage, b, *r.data, c, job);
+        QVERIFY(error_of<InvalidRequest>([&] { fresh.train(job); }).contains("--resume"));
+        auto other = c;
+        other.lr = 1e-4;
+        PretrainTrainer changed(stage, b, *r.data, other, job);
+        QVERIFY(error_of<InvalidRequest>([&] { changed.resume(); }).contains("lr"));
+    }
+
+    void time_budget_ends_the_sitting_with_a_checkpoint()
+    {
+        TinyRun r(0);
+        JobControl job;
+        auto c = quick(PretrainConfig::vae_defaults(), 50);
+        PretrainTrainer vae(PretrainStage::Vae, r.run, *r.data, c, job);
+        const auto result = vae.train(job, {}, 1e-6); // one step always runs, then the budget is spent
+        QCOMPARE(result.outcome, Outcome::Cancelled);
+        QVERIFY(result.budget_reached);
+        QCOMPARE(result.steps_done, 1);
+        QVERIFY(fs::exists(result.last_checkpoint / "state.json"));
+        QVERIFY(!fs::exists(r.run / "vae" / "final")); // not complete: no final VAE yet
+    }
+
+    // ---- export ----
+
+    void export_loads_and_generates_at_the_configured_size()
+    {
+        TinyRun r(10);
+        JobControl job;
+        PretrainTrainer unet(PretrainStage::Unet, r.run, *r.data, quick(PretrainConfig::unet_defaults(), 5), job);
+        unet.train(job);
+        const auto e = export_demo_model(r.run, {}, job);
+        QVERIFY(e.folder == r.run / "model");
+        QVERIFY(e.ema);
+        QCOMPARE(e.unet_step, 5);
+        QCOMPARE(SafetensorsFile::open(r.run / "model" / "unet" / "diffusion_pytorch_model.safetensors")
+                     .info("conv_in.weight").dtype,
+                 std::string("F16"));
+        LoadModelOptions o;
+        o.device = "cpu";
+        o.dtype = "fp32";
+        auto model = load_model(r.run / "model", o, job);
+        QVERIFY(model);
+        QCOMPARE(model->default_image_size(), 16);
+        QCOMPARE(model->tokenizer->vocab_size(), model->text_config.vocab_size);
+        Text2Image t2i(model);
+        GenerationRequest request;
+        request.prompt = "a red circle on black";
+        request.steps = 3;
+        const auto result = t2i.generate(request, job);
+        QCOMPARE(result.images.size(), size_t{1});
+        QCOMPARE(result.images[0].image.width, 16);
+        QCOMPARE(result.images[0].image.height, 16);
+        // Exporting again replaces the folder atomically.
+        QCOMPARE(export_demo_model(r.run, {}, job).bytes, e.bytes);
+    }
+
+    void demo_architecture_builds_exports_and_fits_the_size_budget()
+    {
+        test::TempDir tmp;
+        const auto run = tmp / "run";
+        write_shape_world(tmp / "world", 64);
+        const auto data = CaptionImageSet::load(tmp / "world");
+        prepare_run(run, test::source_dir() / "resources" / "models" / "demo");
+        const auto v = learn_run_vocabulary(run, data);
+        QVERIFY(v.learned);
+        JobControl job;
+        auto c = quick(PretrainConfig::vae_defaults(), 1);
+        c.batch = 2;
+        PretrainTrainer(PretrainStage::Vae, run, data, c, job).train(job);
+        c = quick(PretrainConfig::unet_defaults(), 1);
+        c.batch = 2;
+        PretrainTrainer(PretrainStage::Unet, run, data, c, job).train(job);
+        const auto e = export_demo_model(run, tmp / "demo", job);
+        qInfo("demo architecture: %lld parameters (with this test's %lld-token vocabulary), %.2f MB fp16",
+              static_cast<long long>(e.parameters), static_cast<long long>(v.vocab_size), e.bytes / 1e6);
+        QVERIFY2(e.bytes < 30'000'000, qPrintable(QString::number(e.bytes)));
+        LoadModelOptions o;
+        o.device = "cpu";
+        o.dtype = "fp32";
+        auto model = load_model(tmp / "demo", o, job);
+        QCOMPARE(model->default_image_size(), 64);
+        QCOMPARE(model->latent_factor(), 4);
+        Text2Image t2i(model);
+        GenerationRequest request;
+        request.prompt = "a blue square on white";
+        request.steps = 2;
+        const auto result = t2i.generate(request, job);
+        QCOMPARE(result.images.at(0).image.width, 64);
+        QCOMPARE(result.images.at(0).image.height, 64);
+    }
+
+    // Seconds per step at the demo architecture (docs/demo-model.md). Opt-in: it takes about a
+    // minute; PSA_PRETRAIN_MEASURE=1 runs it (threads: $PSA_THREADS, default 2).
+    void measure_demo_step_seconds()
+    {
+        if (qEnvironmentVariableIntValue("PSA_PRETRAIN_MEASURE") != 1)
+            QSKIP("set PSA_PRETRAIN_MEASURE=1 to measure the demo architecture's step time");
+        const int threads = qEnvironmentVariableIsSet("PSA_THREADS") ? qEnvironmentVariableIntValue("PSA_THREADS") : 2;
+        at::set_num_threads(threads);
+        test::TempDir tmp;
+        const auto run = tmp / "run";
+        write_shape_world(tmp / "world", 64);
+        const auto data = CaptionImageSet::load(tmp / "world");
+        prepare_run(run, test::source_dir() / "resources" / "models" / "demo");
+        learn_run_vocabulary(run, data);
+        JobControl job;
+        const auto measure = [&](PretrainStage stage, int batch) {
+            auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 6);
+            c.batch = batch;
+            PretrainTrainer trainer(stage, run, data, c, job);
+            std::vector<double> seconds;
+            trainer.train(job, [&](const PretrainStepStats& s) { seconds.push_back(s.step_seconds); });
+            std::sort(seconds.begin() + 1, seconds.end()); // the first step warms the allocator up
+            qInfo("%s: %lld trainable parameters, batch %d, median %.3f s/step over 5 steps (%d threads)",
+                  pretrain_stage_name(stage), static_cast<long long>(trainer.parameter_count()), batch,
+                  seconds[3], threads);
+        };
+        measure(PretrainStage::Vae, 16);
+        measure(PretrainStage::Unet, 32);
+        at::set_num_threads(1);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestPretrain)
+#include "test_pretrain.moc"
