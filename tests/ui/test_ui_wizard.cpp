@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The training wizard (offscreen) on the tiny fixture model: a few DPO steps from the wizard's
+// pages to Finish with the plot receiving every step; pause and resume continue the same run;
+// closing asks first, cancel leaves a checkpoint, and a later run continues from it.
+#include "ui/plot_training_curves.h"
+#include "ui/training_controller.h"
+#include "ui/training_run_page.h"
+#include "ui/training_wizard.h"
+
+#include "support/test_support.h"
+#include "training/train_config.h"
+
+#include <QAbstractButton>
+#include <QImage>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+using namespace psa;
+namespace fs = std::filesystem;
+using State = ui::TrainingController::State;
+
+namespace {
+
+constexpr int kTimeoutMs = 240000;
+
+fs::path tinyModel()
+{
+    const auto dir = test::fixtures_dir() / "tiny-sd";
+    if (!fs::is_directory(dir))
+        qFatal("tiny fixture model %s is missing (set PSA_FIXTURES)", dir.string().c_str());
+    return dir;
+}
+
+// 16x16 scene; `marked` adds the red block that the children among the users should not see.
+QImage picture(int variant, bool marked)
+{
+    QImage im(16, 16, QImage::Format_RGB888);
+    for (int y = 0; y < 16; ++y)
+        for (int x = 0; x < 16; ++x) {
+            const bool block =
+                marked && x >= 2 + 2 * variant && x < 12 + 2 * variant && y >= 3 && y < 13;
+            im.setPixelColor(
+                x, y,
+                block ? QColor(230, 20, 30)
+                      : QColor(60 + 25 * variant + 3 * x, 90 + 10 * variant + 2 * y, 120 - x));
+        }
+    return im;
+}
+
+// A Sage-format split: two children (who ban Violence by the rules) prefer the image without the
+// block, two adults the one with it.
+void writeSplit(const fs::path& dir)
+{
+    fs::create_directories(dir / "images");
+    for (int v = 0; v < 2; ++v) {
+        QVERIFY(picture(v, false).save(QString::fromStdString(
+            (dir / "images" / ("plain_" + std::to_string(v) + ".png")).string())));
+        QVERIFY(picture(v, true).save(QString::fromStdString(
+            (dir / "images" / ("block_" + std::to_string(v) + ".png")).string())));
+    }
+    std::ofstream out(dir / "metadata.jsonl");
+    const std::vector<std::pair<QString, int>> users = {
+        {"0000901", 9}, {"0000902", 35}, {"0000903", 12}, {"0000904", 40}};
+    for (const auto& [id, age] : users)
+        for (int v = 0; v < 2; ++v) {
+            const QString plain = QStringLiteral("images/plain_%1.png").arg(v);
+            const QString block = QStringLiteral("images/block_%1.png").arg(v);
+            const bool child = age < 18;
+            QJsonObject user{{"User_ID", id},
+                             {"Age", age},
+                             {"Gender", "male"},
+                             {"Religion", "None"},
+                             {"Physical_Condition", "healthy"},
+                             {"Mental_Condition", "healthy"}};
+            QJsonObject line{{"file_name", plain},
+                             {"chosen", child ? plain : block},
+                             {"rejected", child ? block : plain},
+                             {"caption", QStringLiteral("a street scene, variant %1").arg(v)},
+                             {"user_data", user}};
+            out << QJsonDocument(line).toJson(QJsonDocument::Compact).toStdString() << "\n";
+        }
+}
+
+TrainConfig tinySettings(int steps)
+{
+    TrainConfig c;
+    c.steps = steps;
+    c.batch = 2;
+    c.lr = 5e-3;
+    c.beta_dpo = 50;
+    c.warmup_steps = 0;
+    c.checkpoint_every = 0;
+    c.sample_every = 0;
+    c.device = "cpu";
+    c.seed = 3;
+    return c;
+}
+
+ui::TrainingJob job(const fs::path& data, const fs::path& run, int steps)
+{
+    ui::TrainingJob j;
+    j.modelPath = QString::fromStdString(tinyModel().string());
+    j.runFolder = QString::fromStdString(run.string());
+    j.config = tinySettings(steps);
+    j.config.data_dir = data.string();
+    return j;
+}
+
+} // namespace
+
+class TestUiWizard : public QObject {
+    Q_OBJECT
+    std::unique_ptr<test::TempDir> m_tmp;
+    fs::path m_data;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_tmp = std::make_unique<test::TempDir>();
+        qputenv("XDG_DATA_HOME", QByteArray::fromStdString((m_tmp->path() / "xdg").string()));
+        m_data = m_tmp->path() / "split";
+        writeSplit(m_data);
+    }
+
+    void wizard_trains_a_few_steps_and_plots_them()
+    {
+        const auto run = m_tmp->path() / "run-wizard";
+        ui::TrainingWizard wizard;
+        wizard.setDataFolder(QString::fromStdString(m_data.string()));
+        wizard.setModelPath(QString::fromStdString(tinyModel().string()));
+        wizard.setRunFolder(QString::fromStdString(run.string()));
+        auto settings = tinySettings(4);
+        settings.sample_every = 2; // samples after steps 2 and 4
+        settings.sample_steps = 2;
+        wizard.setSettings(settings);
+        QSignalSpy ready(&wizard, &ui::TrainingWizard::adapterReady);
+        wizard.show();
+
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::DataPageId));
+        QVERIFY(wizard.currentPage()->isComplete());
+        QVERIFY(wizard.findChild<QLabel*>("dataReport")->text().contains("8 pairs"));
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::ModelPageId));
+        QVERIFY(wizard.currentPage()->isComplete());
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::SettingsPageId));
+        wizard.next(); // "Start training"
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::RunPageId));
+
+        auto* controller = wizard.controller();
+        QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Completed ||
+                                     controller->state() == State::Failed,
+                                 kTimeoutMs);
+        QVERIFY2(controller->state() == State::Completed, qPrintable(controller->errorMessage()));
+        const auto* plot = wizard.runPage()->plot();
+        QCOMPARE(plot->steps(), (QVector<double>{1, 2, 3, 4}));
+        QCOMPARE(plot->losses().size(), 4);
+        for (double loss : plot->losses())
+            QVERIFY(std::isfinite(loss) && loss > 0);
+        for (double acc : plot->accuracies())
+            QVERIFY(acc >= 0 && acc <= 1);
+        QVERIFY(wizard.runPage()->sampleCount() >= 2); // plain + users of steps 2 and 4
+        QVERIFY(wizard.currentPage()->isComplete());
+
+        const QString adapter = QString::fromStdString((run / "adapter.safetensors").string());
+        QCOMPARE(controller->adapterPath(), adapter);
+        QVERIFY(QFileInfo::exists(adapter));
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::FinishPageId));
+        wizard.button(QWizard::FinishButton)->click();
+        QCOMPARE(ready.count(), 1);
+        QCOMPARE(ready.front().front().toString(), adapter);
+    }
+
+    void pause_and_resume_continue_the_same_run()
+    {
+        ui::TrainingController controller;
+        QVector<int> steps;
+        bool paused = false;
+        connect(&controller, &ui::TrainingController::stepped, this, [&](const TrainStepStats& s) {
+            steps << s.step;
+            if (!paused) {
+                paused = true;
+                controller.pause();
+            }
+        });
+        const auto run = m_tmp->path() / "run-pause";
+        controller.start(job(m_data, run, 6));
+        QTRY_VERIFY_WITH_TIMEOUT(controller.state() == State::Paused ||
+                                     controller.state() == State::Failed ||
+                                     controller.state() == State::Completed,
+                                 kTimeoutMs);
+        QCOMPARE(controller.state(), State::Paused);
+        QVERIFY(steps.size() < 6);
+        QVERIFY(fs::is_directory(controller.lastCheckpoint().toStdString())); // pause wrote one
+        controller.resume();
+        QTRY_VERIFY_WITH_TIMEOUT(controller.state() == State::Completed ||
+                                     controller.state() == State::Failed,
+                                 kTimeoutMs);
+        QVERIFY2(controller.state() == State::Completed, qPrintable(controller.errorMessage()));
+        QCOMPARE(steps, (QVector<int>{1, 2, 3, 4, 5, 6}));
+    }
+
+    void closing_asks_and_a_cancelled_run_continues_later()
+    {
+        const auto run = m_tmp->path() / "run-cancel";
+        int firstStepSeen = 0;
+        {
+            ui::TrainingWizard wizard;
+            wizard.setDataFolder(QString::fromStdString(m_data.string()));
+            wizard.setModelPath(QString::fromStdString(tinyModel().string()));
+            wizard.setRunFolder(QString::fromStdString(run.string()));
+            wizard.setSettings(tinySettings(40));
+            wizard.show();
+            wizard.next();
+            wizard.next();
+            wizard.next();
+            auto* controller = wizard.controller();
+            QSignalSpy stepped(controller, &ui::TrainingController::stepped);
+            QTRY_VERIFY_WITH_TIMEOUT(stepped.count() >= 1 || controller->state() == State::Failed,
+                                     kTimeoutMs);
+            QVERIFY2(controller->state() == State::Running, qPrintable(controller->errorMessage()));
+
+            int asked = 0;
+            wizard.setStopConfirmation([&] { return ++asked, false; });
+            wizard.reject(); // "no, keep training"
+            QCOMPARE(asked, 1);
+            QVERIFY(wizard.isVisible());
+            QCOMPARE(controller->state(), State::Running);
+
+            wizard.setStopConfirmation([&] { return ++asked, true; });
+            wizard.reject();
+            QCOMPARE(asked, 2);
+            QVERIFY(!wizard.isVisible());
+            QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Cancelled, kTimeoutMs);
+            QVERIFY(fs::is_directory(controller->lastCheckpoint().toStdString()));
+            firstStepSeen = stepped.count();
+        }
+        QVERIFY(firstStepSeen >= 1);
+
+        // A new session continues from the newest checkpoint (DpoTrainer::resume), not from zero.
+        ui::TrainingController later;
+        QSignalSpy started(&later, &ui::TrainingController::started);
+        auto j = job(m_data, run, 40);
+        j.continueRun = true;
+        later.start(j);
+        QTRY_VERIFY_WITH_TIMEOUT(started.count() == 1 || later.state() == State::Failed,
+                                 kTimeoutMs);
+        QVERIFY2(later.state() != State::Failed, qPrintable(later.errorMessage()));
+        const int resumedAt = started.front().at(0).toInt();
+        QVERIFY(resumedAt >= 1);
+        QVERIFY(resumedAt < 40);
+        later.cancel();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            later.state() == State::Cancelled || later.state() == State::Failed, kTimeoutMs);
+        QCOMPARE(later.state(), State::Cancelled);
+    }
+};
+
+QTEST_MAIN(TestUiWizard)
+#include "test_ui_wizard.moc"

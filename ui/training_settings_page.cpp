@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/training_settings_page.h"
+
+#include "common/error.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <limits>
+
+namespace psa::ui {
+
+namespace {
+
+QString number(double v)
+{
+    return QString::number(v, 'g', 6);
+}
+
+// Parses a decimal or scientific number ("5e-6"); nullopt when the text is not one.
+std::optional<double> parseNumber(const QString& text)
+{
+    bool ok = false;
+    const double v = text.trimmed().toDouble(&ok);
+    return ok ? std::optional<double>(v) : std::nullopt;
+}
+
+} // namespace
+
+psa::TrainConfig TrainingSettingsPage::defaultSettings()
+{
+    psa::TrainConfig c; // the reference recipe's lr, beta and dropouts
+    // A first local run should finish in an evening and show progress early.
+    c.steps = 500;
+    c.warmup_steps = 50;
+    c.checkpoint_every = 50;
+    c.sample_every = 100;
+    return c;
+}
+
+TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent)
+{
+    setTitle(tr("Settings"));
+    setSubTitle(tr("The defaults follow the paper's recipe; small models usually want a larger "
+                   "learning rate and a smaller beta."));
+    auto* content = new QWidget;
+    m_form = new QFormLayout(content);
+
+    m_steps = intField(QStringLiteral("steps"), 1, 1000000);
+    addRow(tr("Steps:"), m_steps, tr("Optimizer updates. More steps learn more, and take longer."));
+    m_batch = intField(QStringLiteral("batch"), 1, 4096);
+    addRow(tr("Pairs per batch:"), m_batch,
+           tr("Preference pairs seen together; limited by memory."));
+    m_accum = intField(QStringLiteral("grad_accum"), 1, 4096);
+    addRow(tr("Accumulation:"), m_accum,
+           tr("Batches summed per update: a larger effective batch without more memory."));
+    m_lr = new QLineEdit;
+    m_lr->setObjectName(QStringLiteral("lr"));
+    addRow(tr("Learning rate:"), m_lr,
+           tr("Step size of AdamW, e.g. 5e-6 for Stable Diffusion 1.5, 5e-3 for tiny models."));
+    m_warmup = intField(QStringLiteral("warmup_steps"), 0, 1000000);
+    addRow(tr("Warm-up steps:"), m_warmup,
+           tr("The learning rate rises linearly over these first steps."));
+    m_beta = new QLineEdit;
+    m_beta->setObjectName(QStringLiteral("beta_dpo"));
+    addRow(
+        tr("DPO beta:"), m_beta,
+        tr("How strongly the adapter may move away from the base model (larger = more cautious)."));
+    m_captionDropout = new QDoubleSpinBox;
+    m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
+    m_captionDropout->setRange(0, 1);
+    m_captionDropout->setSingleStep(0.05);
+    addRow(tr("Caption dropout:"), m_captionDropout,
+           tr("Share of pairs trained with an empty prompt, which keeps guidance working."));
+    m_userDropout = new QDoubleSpinBox;
+    m_userDropout->setObjectName(QStringLiteral("user_dropout"));
+    m_userDropout->setRange(0, 1);
+    m_userDropout->setSingleStep(0.05);
+    addRow(tr("Profile dropout:"), m_userDropout,
+           tr("Share of pairs trained without a profile, so that \"no profile\" stays the plain "
+              "model."));
+    m_resolution = intField(QStringLiteral("resolution"), 0, 4096);
+    m_resolution->setSingleStep(8);
+    m_resolution->setSpecialValueText(tr("model's size"));
+    addRow(tr("Resolution:"), m_resolution,
+           tr("Training image size in pixels; 0 uses the model's own size."));
+    m_checkpointEvery = intField(QStringLiteral("checkpoint_every"), 0, 1000000);
+    m_checkpointEvery->setSpecialValueText(tr("only at the end"));
+    addRow(tr("Checkpoint every:"), m_checkpointEvery,
+           tr("Steps between checkpoints; a paused or stopped run continues from the newest."));
+    m_sampleEvery = intField(QStringLiteral("sample_every"), 0, 1000000);
+    m_sampleEvery->setSpecialValueText(tr("never"));
+    addRow(tr("Samples every:"), m_sampleEvery,
+           tr("Steps between sample images at fixed seeds, to watch the adapter learn."));
+    m_sampleSteps = intField(QStringLiteral("sample_steps"), 1, 1000);
+    addRow(tr("Sample denoising steps:"), m_sampleSteps, tr("Fewer is faster, more is sharper."));
+    m_seed = intField(QStringLiteral("seed"), 0, std::numeric_limits<int>::max());
+    addRow(tr("Seed:"), m_seed, tr("The same seed and settings repeat the same run."));
+    m_device = new QComboBox;
+    m_device->setObjectName(QStringLiteral("device"));
+    m_device->addItem(tr("automatic (GPU when available)"), QStringLiteral("auto"));
+    m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
+    m_device->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+    addRow(tr("Device:"), m_device, tr("Where the training runs."));
+    m_precision = new QComboBox;
+    m_precision->setObjectName(QStringLiteral("mixed_precision"));
+    for (const char* p : {"auto", "no", "bf16", "fp16"})
+        m_precision->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
+    addRow(tr("Mixed precision:"), m_precision,
+           tr("GPU only: compute in 16 bits over 32-bit weights (auto = bf16). The CPU uses 32 "
+              "bits."));
+
+    m_problem = new QLabel;
+    m_problem->setObjectName(QStringLiteral("settingsError"));
+    m_problem->setStyleSheet(QStringLiteral("color: #c62828;"));
+    m_problem->setWordWrap(true);
+    m_problem->hide();
+
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(content);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(scroll, 1);
+    layout->addWidget(m_problem);
+
+    setSettings(defaultSettings());
+}
+
+QSpinBox* TrainingSettingsPage::intField(const QString& name, int min, int max)
+{
+    auto* box = new QSpinBox;
+    box->setObjectName(name);
+    box->setRange(min, max);
+    return box;
+}
+
+void TrainingSettingsPage::addRow(const QString& label, QWidget* field, const QString& explanation)
+{
+    field->setAccessibleName(QString(label).remove(QLatin1Char(':')));
+    field->setToolTip(explanation);
+    auto* cell = new QWidget;
+    auto* v = new QVBoxLayout(cell);
+    v->setContentsMargins(0, 0, 0, 4);
+    v->setSpacing(1);
+    v->addWidget(field);
+    auto* hint = new QLabel(explanation);
+    hint->setWordWrap(true);
+    hint->setEnabled(false); // the platform's dimmed text colour
+    v->addWidget(hint);
+    m_form->addRow(label, cell);
+}
+
+void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
+{
+    m_base = c;
+    m_steps->setValue(c.steps);
+    m_batch->setValue(c.batch);
+    m_accum->setValue(c.grad_accum);
+    m_lr->setText(number(c.lr));
+    m_warmup->setValue(c.warmup_steps);
+    m_beta->setText(number(c.beta_dpo));
+    m_captionDropout->setValue(c.caption_dropout);
+    m_userDropout->setValue(c.user_dropout);
+    m_resolution->setValue(c.resolution);
+    m_checkpointEvery->setValue(c.checkpoint_every);
+    m_sampleEvery->setValue(c.sample_every);
+    m_sampleSteps->setValue(c.sample_steps);
+    m_seed->setValue(
+        static_cast<int>(std::min<std::uint64_t>(c.seed, std::numeric_limits<int>::max())));
+    m_device->setCurrentIndex(std::max(0, m_device->findData(QString::fromStdString(c.device))));
+    m_precision->setCurrentIndex(
+        std::max(0, m_precision->findData(QString::fromStdString(c.mixed_precision))));
+    m_problem->hide();
+}
+
+std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
+{
+    auto c = m_base;
+    const auto lr = parseNumber(m_lr->text());
+    const auto beta = parseNumber(m_beta->text());
+    if (!lr) {
+        showProblem(
+            tr("Learning rate: \"%1\" is not a number (write e.g. 5e-6).").arg(m_lr->text()));
+        m_lr->setFocus();
+        return std::nullopt;
+    }
+    if (!beta) {
+        showProblem(tr("DPO beta: \"%1\" is not a number (write e.g. 5000).").arg(m_beta->text()));
+        m_beta->setFocus();
+        return std::nullopt;
+    }
+    c.steps = m_steps->value();
+    c.batch = m_batch->value();
+    c.grad_accum = m_accum->value();
+    c.lr = *lr;
+    c.warmup_steps = m_warmup->value();
+    c.beta_dpo = *beta;
+    c.caption_dropout = m_captionDropout->value();
+    c.user_dropout = m_userDropout->value();
+    c.resolution = m_resolution->value();
+    c.checkpoint_every = m_checkpointEvery->value();
+    c.sample_every = m_sampleEvery->value();
+    c.sample_steps = m_sampleSteps->value();
+    c.seed = static_cast<std::uint64_t>(m_seed->value());
+    c.device = m_device->currentData().toString().toStdString();
+    c.mixed_precision = m_precision->currentData().toString().toStdString();
+    try {
+        c.validate();
+    } catch (const psa::Error& e) {
+        showProblem(QString::fromUtf8(e.what()));
+        return std::nullopt;
+    }
+    m_problem->hide();
+    return c;
+}
+
+bool TrainingSettingsPage::validatePage()
+{
+    return readSettings().has_value();
+}
+
+void TrainingSettingsPage::showProblem(const QString& text)
+{
+    m_problem->setText(text);
+    m_problem->show();
+}
+
+} // namespace psa::ui

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Wizard page 3: the TrainConfig fields a person may want to change, each with a short
+// explanation. Values are checked by TrainConfig::validate() before the run starts.
+#pragma once
+#include "training/train_config.h"
+
+#include <QWizardPage>
+
+#include <optional>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QFormLayout;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace psa::ui {
+
+class TrainingSettingsPage : public QWizardPage {
+    Q_OBJECT
+public:
+    explicit TrainingSettingsPage(QWidget* parent = nullptr);
+
+    /// Fills the fields (fields not shown keep these values).
+    void setSettings(const psa::TrainConfig& config);
+    /// The settings as entered, or nullopt with the problem shown on the page.
+    std::optional<psa::TrainConfig> readSettings();
+    /// The defaults the page starts with: TrainConfig's, with a shorter first run.
+    static psa::TrainConfig defaultSettings();
+
+    bool validatePage() override;
+
+private:
+    QSpinBox* intField(const QString& name, int min, int max);
+    void addRow(const QString& label, QWidget* field, const QString& explanation);
+    void showProblem(const QString& text);
+
+    psa::TrainConfig m_base; // fields the page does not show come from here
+    QFormLayout* m_form = nullptr;
+    QSpinBox* m_steps = nullptr;
+    QSpinBox* m_batch = nullptr;
+    QSpinBox* m_accum = nullptr;
+    QLineEdit* m_lr = nullptr;
+    QSpinBox* m_warmup = nullptr;
+    QLineEdit* m_beta = nullptr;
+    QDoubleSpinBox* m_captionDropout = nullptr;
+    QDoubleSpinBox* m_userDropout = nullptr;
+    QSpinBox* m_resolution = nullptr;
+    QSpinBox* m_checkpointEvery = nullptr;
+    QSpinBox* m_sampleEvery = nullptr;
+    QSpinBox* m_sampleSteps = nullptr;
+    QSpinBox* m_seed = nullptr;
+    QComboBox* m_device = nullptr;
+    QComboBox* m_precision = nullptr;
+    QLabel* m_problem = nullptr;
+};
+
+} // namespace psa::ui
