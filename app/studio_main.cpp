@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// `psa-studio`: composition root of the desktop app. --headless (or no display) runs the main job
-// without a window and prints where its output went.
+// `psa-studio`: composition root of the desktop app. --headless (or no display) renders the L0-L5
+// preview strip of the default model without a window and prints where it went.
 #include "ui/headless_job.h"
 #include "ui/main_window.h"
 
@@ -13,6 +13,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 int main(int argc, char** argv)
 {
@@ -36,16 +38,41 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral("Personalized safety alignment for text-to-image diffusion"));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addOption({QStringLiteral("headless"), QStringLiteral("Run the main job without a window.")});
-    parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("A file to open."), QStringLiteral("[file]"));
+    parser.addOption({QStringLiteral("headless"), QStringLiteral("Render the L0-L5 preview strip without a window.")});
+    parser.addOption({QStringLiteral("prompt"), QStringLiteral("Prompt of the headless strip."), QStringLiteral("text")});
+    parser.addOption({QStringLiteral("seed"), QStringLiteral("Seed of the headless strip (default 1)."), QStringLiteral("n")});
+    parser.addOption({QStringLiteral("steps"), QStringLiteral("Steps of the headless strip (default 20)."), QStringLiteral("n")});
+    parser.addPositionalArgument(QStringLiteral("model"),
+                                 QStringLiteral("A diffusers model folder or single-file .safetensors to open."),
+                                 QStringLiteral("[model]"));
     parser.process(app);
 
     psa::init_logging();
     psa::configure_threads();
+    const QString model = parser.positionalArguments().value(0);
 
     if (headless) {
         try {
-            const QString out = psa::ui::runHeadlessJob();
+            psa::ui::HeadlessOptions options;
+            options.model = model;
+            if (parser.isSet(QStringLiteral("prompt")))
+                options.prompt = parser.value(QStringLiteral("prompt"));
+            bool ok = true;
+            if (parser.isSet(QStringLiteral("seed"))) {
+                options.seed = parser.value(QStringLiteral("seed")).toULongLong(&ok);
+                if (!ok)
+                    throw std::invalid_argument("--seed: \"" + parser.value(QStringLiteral("seed")).toStdString() +
+                                                "\" is not a non-negative integer");
+            }
+            if (parser.isSet(QStringLiteral("steps"))) {
+                options.steps = parser.value(QStringLiteral("steps")).toInt(&ok);
+                if (!ok || options.steps < 1)
+                    throw std::invalid_argument("--steps: \"" + parser.value(QStringLiteral("steps")).toStdString() +
+                                                "\" is not a positive number");
+            }
+            const QString out = psa::ui::runHeadlessJob(options, [](const QString& line) {
+                std::fprintf(stderr, "psa-studio: %s\n", qPrintable(line));
+            });
             std::printf("psa-studio: no display; ran headless. Output: %s\n", qPrintable(out));
             return 0;
         } catch (const std::exception& e) {
@@ -53,9 +80,7 @@ int main(int argc, char** argv)
             return 1;
         }
     }
-    psa::ui::MainWindow window;
-    if (!parser.positionalArguments().isEmpty())
-        window.inspectFile(parser.positionalArguments().front());
+    psa::ui::MainWindow window(model);
     window.show();
     return app.exec();
 }

@@ -2,6 +2,7 @@
 // What goes into a PNG so that "reuse these settings" and A1111-style tools can read it back.
 #include "common/a1111_parameters.h"
 #include "pipeline/generation.h"
+#include "pipeline/sampler_names.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,14 @@ std::string sampler_display_name(const std::string& sampler)
         if (sampler == s.id)
             return s.display;
     return sampler;
+}
+
+std::vector<std::string> sampler_display_names()
+{
+    std::vector<std::string> out;
+    for (const auto& s : kSamplerNames)
+        out.push_back(s.display);
+    return out;
 }
 
 std::string sampler_from_display_name(const std::string& display)

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Which model the app opens, and which adapter goes with a model.
+#pragma once
+#include <QString>
+
+namespace psa::ui {
+
+/// The bundled demo model folder (resource_dir()/models/demo), whether or not it holds weights.
+QString demoModelDir();
+/// True when `folder` is a diffusers folder with UNet weights (the demo model's configs are
+/// committed before its weights are trained).
+bool folderHasWeights(const QString& folder);
+/// The model to open at start: the one named on the command line, else the demo model when it
+/// holds weights, else the last one used when it still exists; empty when there is none.
+QString startupModel(const QString& commandLine, const QString& lastUsed);
+/// adapter.safetensors inside a model folder, or next to a single-file model; empty when absent.
+QString adapterBesideModel(const QString& modelPath);
+
+} // namespace psa::ui
