@@ -113,9 +113,11 @@ TrainingModelPage::TrainingModelPage(QWidget* parent) : QWizardPage(parent)
     connect(m_run, &QLineEdit::textChanged, this, &TrainingModelPage::refresh);
     connect(m_fresh, &QRadioButton::toggled, this, &TrainingModelPage::refresh);
 
-    // The bundled demo model is the natural default on a fresh installation.
+    // The bundled demo model is the natural default on a fresh installation (once its weights
+    // exist: a development tree may hold its configs before the model has been trained).
     const fs::path demo = psa::resource_dir() / "models" / "demo";
-    if (fs::is_directory(demo))
+    if (fs::exists(demo / "model_index.json") &&
+        fs::exists(demo / "unet" / "diffusion_pytorch_model.safetensors"))
         m_model->setText(QString::fromStdString(demo.string()));
     m_run->setText(newRunFolder());
 }

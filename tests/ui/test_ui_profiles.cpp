@@ -11,6 +11,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -23,6 +24,14 @@ using namespace psa;
 namespace fs = std::filesystem;
 
 namespace {
+
+// With PSA_UI_SCREENSHOTS set, a picture of the widget for docs/screenshots (written only then).
+void saveScreenshot(QWidget* widget, const char* name)
+{
+    const QByteArray dir = qgetenv("PSA_UI_SCREENSHOTS");
+    if (!dir.isEmpty())
+        QVERIFY(widget->grab().save(QDir(QString::fromLocal8Bit(dir)).filePath(QString::fromLatin1(name))));
+}
 
 template <typename T> T* child(QWidget* parent, const QString& name)
 {
@@ -181,6 +190,8 @@ private Q_SLOTS:
 
         ui::ProfileBuilderDialog reopened;
         QVERIFY(reopened.openProfile(savedPath));
+        reopened.show();
+        saveScreenshot(&reopened, "profile-builder.png");
         QCOMPARE(child<QLineEdit>(&reopened, "name")->text(), QStringLiteral("My kid"));
         QCOMPARE(child<QLineEdit>(&reopened, "age")->text(), QStringLiteral("9"));
         QVERIFY(!banned(&reopened, "Violence"));

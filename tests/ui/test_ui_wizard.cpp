@@ -11,6 +11,7 @@
 #include "training/train_config.h"
 
 #include <QAbstractButton>
+#include <QDir>
 #include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -86,6 +87,15 @@ void writeSplit(const fs::path& dir)
                              {"user_data", user}};
             out << QJsonDocument(line).toJson(QJsonDocument::Compact).toStdString() << "\n";
         }
+}
+
+// With PSA_UI_SCREENSHOTS set, a picture of the widget for docs/screenshots (written only then).
+void saveScreenshot(QWidget* widget, const char* name)
+{
+    const QByteArray dir = qgetenv("PSA_UI_SCREENSHOTS");
+    if (!dir.isEmpty())
+        QVERIFY(widget->grab().save(
+            QDir(QString::fromLocal8Bit(dir)).filePath(QString::fromLatin1(name))));
 }
 
 TrainConfig tinySettings(int steps)
@@ -168,6 +178,7 @@ private Q_SLOTS:
             QVERIFY(acc >= 0 && acc <= 1);
         QVERIFY(wizard.runPage()->sampleCount() >= 2); // plain + users of steps 2 and 4
         QVERIFY(wizard.currentPage()->isComplete());
+        saveScreenshot(&wizard, "training-wizard.png");
 
         const QString adapter = QString::fromStdString((run / "adapter.safetensors").string());
         QCOMPARE(controller->adapterPath(), adapter);
