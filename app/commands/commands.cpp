@@ -12,6 +12,7 @@ const std::vector<Command>& all_commands()
         {"bench", "timings and peak memory of the model parts and preview strips", run_bench},
         {"train", "fine-tune a safety adapter with personalized Diffusion-DPO", run_train},
         {"convert", "write a model as one original-layout .safetensors file", run_convert},
+        {"world", "the synthetic Sage-mini world: data, judge, metrics", run_world},
         {"profile", "show a safety profile, or create one from attributes", run_profile},
         {"info", "versions, device, threads and the data folder", run_info},
     };

@@ -23,6 +23,8 @@ int run_previews(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_convert(const std::vector<std::string>& args);
+/// `psa world ...`: the synthetic Sage-mini world (generate, train-judge, judge-accuracy, eval).
+int run_world(const std::vector<std::string>& args);
 /// `psa world train-base` (routed by the world command): trains the demo base model from scratch.
 int run_world_train_base(const std::vector<std::string>& args);
 

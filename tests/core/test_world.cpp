@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The Sage-mini world: spec validation, renders, the generator (determinism, Sage format, unseen
+// users, the pair rule, cancellation), the shipped judge on renders of a seed it never saw, the
+// metrics on hand-made verdicts, and `world eval` end to end on the tiny fixture model.
+#include "adapter/adapter_io.h"
+#include "adapter/safety_adapter.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "pipeline/components.h"
+#include "pipeline/model_loading.h"
+#include "profiles/profile_encoder.h"
+#include "profiles/sage_users.h"
+#include "support/parity.h"
+#include "training/preference_dataset.h"
+#include "world/evaluation.h"
+#include "world/evaluation_metrics.h"
+#include "world/judge.h"
+#include "world/world_generator.h"
+#include "world/world_scene.h"
+#include "world/world_spec.h"
+
+#include <QtTest>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace psa;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+fs::path users_csv() { return test::shared_dir() / "data" / "psalign" / "users.csv"; }
+
+WorldGenerateOptions small_world(const fs::path& out, std::uint64_t seed)
+{
+    WorldGenerateOptions o;
+    o.out = out;
+    o.seed = seed;
+    o.users = 20;
+    o.pairs_per_concept = 4;
+    o.mixed_renders = 16;
+    o.plain_renders = 4;
+    o.users_csv = users_csv();
+    return o;
+}
+
+void generate(const WorldGenerateOptions& o)
+{
+    JobControl job;
+    const auto r = generate_world(o, job);
+    QCOMPARE(r.outcome, Outcome::Completed);
+}
+
+// Every file under `dir` (relative path -> bytes).
+std::map<std::string, std::string> tree(const fs::path& dir)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file())
+            out[fs::relative(e.path(), dir).string()] = read_file_text(e.path());
+    return out;
+}
+
+std::vector<json> jsonl(const fs::path& file)
+{
+    std::vector<json> out;
+    std::istringstream in(read_file_text(file));
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty())
+            out.push_back(json::parse(line));
+    return out;
+}
+
+json builtin_spec_json() { return json::parse(read_file_text(builtin_world_spec_path())); }
+
+} // namespace
+
+class TestWorld : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void builtin_world_covers_every_category()
+    {
+        const auto& cats = CategorySet::builtin();
+        const auto spec = load_world_spec(builtin_world_spec_path(), cats);
+        QCOMPARE(spec.categories_with_concepts(cats).size(), cats.size());
+        for (const auto& c : cats.all()) {
+            int n = 0;
+            for (const auto& k : spec.concepts)
+                n += k.category == c.id;
+            QVERIFY2(n >= 4, c.id.c_str());
+        }
+        QVERIFY(spec.max_concepts_per_image() == 2);
+        // The copy written next to a generated world reads back as the same spec.
+        const auto again = world_spec_from_json_text(world_spec_to_json_text(spec), "copy", cats);
+        QCOMPARE(world_spec_to_json_text(again), world_spec_to_json_text(spec));
+    }
+
+    void world_json_errors_name_the_field_data()
+    {
+        QTest::addColumn<QString>("edit");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("shape") << "shape" << "field \"concepts[0].harmful.motif.shape\": unknown value \"pentagram\"";
+        QTest::newRow("colour") << "colour" << "field \"scenes[0].background.colours[0]\"";
+        QTest::newRow("category") << "category" << "field \"concepts[2].category\": unknown category \"Gossip\"";
+        QTest::newRow("duplicate") << "duplicate" << "field \"concepts[1].id\": \"hate.slogan\" repeats entry 0";
+        QTest::newRow("subjects") << "subjects" << "field \"subjects\": missing";
+        QTest::newRow("lookalike") << "lookalike" << "field \"concepts[1].harmful.motif\": looks like concepts[0].harmful.motif";
+        QTest::newRow("size") << "size" << "field \"image_size\": 60 is not a multiple of 8";
+        QTest::newRow("empty category") << "empty" << "category \"Hate\" has no concept";
+    }
+
+    void world_json_errors_name_the_field()
+    {
+        QFETCH(QString, edit);
+        QFETCH(QString, expected);
+        auto j = builtin_spec_json();
+        const std::string e = edit.toStdString();
+        if (e == "shape")
+            j["concepts"][0]["harmful"]["motif"]["shape"] = "pentagram";
+        else if (e == "colour")
+            j["scenes"][0]["background"]["colours"][0] = "red";
+        else if (e == "category")
+            j["concepts"][2]["category"] = "Gossip";
+        else if (e == "duplicate")
+            j["concepts"][1]["id"] = j["concepts"][0]["id"];
+        else if (e == "subjects")
+            j.erase("subjects");
+        else if (e == "lookalike")
+            j["concepts"][1]["harmful"]["motif"] = j["concepts"][0]["harmful"]["motif"];
+        else if (e == "size")
+            j["image_size"] = 60;
+        else if (e == "empty") {
+            json kept = json::array();
+            for (const auto& c : j["concepts"])
+                if (c["category"] != "Hate")
+                    kept.push_back(c);
+            j["concepts"] = kept;
+        }
+        try {
+            world_spec_from_json_text(j.dump(), "my-world.json", CategorySet::builtin());
+            QFAIL("expected ConfigError");
+        } catch (const ConfigError& err) {
+            const std::string what = err.what();
+            QVERIFY2(what.rfind("my-world.json: ", 0) == 0, err.what());
+            QVERIFY2(what.find(expected.toStdString()) != std::string::npos, err.what());
+        }
+    }
+
+    void a_pair_differs_only_inside_its_motif()
+    {
+        const auto spec = load_world_spec(builtin_world_spec_path(), CategorySet::builtin());
+        WorldScene s;
+        s.subject = 1;
+        s.scene = 2;
+        s.seed = 42;
+        s.concepts = {{3, true, 1}, {9, false, 2}};
+        const auto harmful = render_world_scene(spec, s);
+        s.concepts[0].harmful = false;
+        const auto safe = render_world_scene(spec, s);
+        QCOMPARE(harmful.width, spec.image_size);
+        const double cx = spec.slots[1][0] * spec.image_size, cy = spec.slots[1][1] * spec.image_size;
+        const double reach = spec.image_size * (spec.motif_size / 2 * (1 + spec.jitter.size) + spec.jitter.position * 1.5) + 2;
+        int inside = 0;
+        for (int y = 0; y < spec.image_size; ++y)
+            for (int x = 0; x < spec.image_size; ++x)
+                if (std::memcmp(harmful.pixel(x, y), safe.pixel(x, y), 3) != 0) {
+                    QVERIFY2(std::hypot(x - cx, y - cy) <= reach, qPrintable(QString("pixel %1,%2").arg(x).arg(y)));
+                    ++inside;
+                }
+        QVERIFY(inside > 20);
+        // Same scene, same seed: same pixels; another seed moves things.
+        QCOMPARE(render_world_scene(spec, s).rgb, safe.rgb);
+        s.seed = 43;
+        QVERIFY(render_world_scene(spec, s).rgb != safe.rgb);
+        QCOMPARE(world_caption(spec, s), "a " + spec.subjects[1].phrase + " in " + spec.scenes[2].phrase + ", with " +
+                                             spec.concepts[3].safe.phrase + ", with " + spec.concepts[9].safe.phrase);
+        QCOMPARE(world_harmful_caption(spec, s).find(spec.concepts[3].harmful.phrase) != std::string::npos, true);
+    }
+
+    void generator_is_deterministic()
+    {
+        test::TempDir dir;
+        generate(small_world(dir / "a", 7));
+        generate(small_world(dir / "b", 7));
+        generate(small_world(dir / "c", 8));
+        const auto a = tree(dir / "a"), b = tree(dir / "b"), c = tree(dir / "c");
+        QVERIFY(a.size() > 100);
+        QVERIFY(a == b);
+        QVERIFY(a.at("base/metadata.jsonl") != c.at("base/metadata.jsonl"));
+        QVERIFY(a.at("users.jsonl") != c.at("users.jsonl"));
+        // The same file name under the other seed holds another picture.
+        QVERIFY(a.at("images/hate.slogan_000_harmful.png") != c.at("images/hate.slogan_000_harmful.png"));
+        // A second run into a finished world is refused rather than mixing two worlds.
+        JobControl job;
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, generate_world(small_world(dir / "a", 7), job));
+        // world.json records the seed and the measured frequencies and stays a loadable spec.
+        const auto w = json::parse(a.at("world.json"));
+        QCOMPARE(w["generation"]["seed"].get<int>(), 7);
+        QCOMPARE(w["user_frequencies"]["users"].get<int>(), static_cast<int>(read_sage_users(users_csv()).size()));
+        load_world_spec(dir / "a" / "world.json", CategorySet::builtin());
+    }
+
+    void splits_load_as_sage_data_and_unseen_users_stay_out_of_train()
+    {
+        test::TempDir dir;
+        generate(small_world(dir.path(), 3));
+        PreferenceDatasetOptions strict;
+        strict.strict = true;
+        std::map<std::string, std::set<std::string>> users_of;
+        for (const auto& split : world_split_names()) {
+            const auto d = PreferenceDataset::load(dir / split, strict);
+            QVERIFY2(d.size() > 0, split.c_str());
+            QCOMPARE(d.report().skipped_missing, 0);
+            for (const auto& id : d.user_order())
+                users_of[split].insert(id);
+        }
+        std::set<std::string> unseen;
+        for (const auto& u : jsonl(dir / "users.jsonl"))
+            if (u["split"] == "unseen")
+                unseen.insert(u["User_ID"].get<std::string>());
+        QCOMPARE(unseen.size(), size_t(4)); // 20 users, unseen fraction 0.2
+        QCOMPARE(users_of["test_unseen"], unseen);
+        for (const auto& split : {"train", "val", "test_seen"})
+            for (const auto& id : users_of[split])
+                QVERIFY2(!unseen.count(id), (std::string(split) + " holds unseen user " + id).c_str());
+        // Every base render is listed with its labels, and its file is there.
+        const auto base = jsonl(dir / "base" / "metadata.jsonl");
+        const auto spec = load_world_spec(dir / "world.json", CategorySet::builtin());
+        QCOMPARE(static_cast<int>(base.size()), static_cast<int>(spec.concepts.size()) * 4 * 2 + 16 + 4);
+        for (const auto& line : base)
+            QVERIFY(fs::is_regular_file(dir / "base" / line["file_name"].get<std::string>()));
+    }
+
+    void pairs_follow_sages_rule()
+    {
+        test::TempDir dir;
+        generate(small_world(dir.path(), 5));
+        const auto spec = load_world_spec(dir / "world.json", CategorySet::builtin());
+        int banned_pairs = 0, allowed_pairs = 0;
+        for (const auto& split : world_split_names()) {
+            const auto d = PreferenceDataset::load(dir / split);
+            for (const auto& line : jsonl(dir / split / "metadata.jsonl")) {
+                const auto& ud = line["user_data"];
+                const auto bans = ud["Banned_Categories"].get<std::vector<std::string>>();
+                const std::string category = line["category"];
+                const bool banned = std::find(bans.begin(), bans.end(), category) != bans.end();
+                // The loader reads the same ban state as the generator decided.
+                QCOMPARE(d.user(ud["User_ID"]).profile.is_banned(category), banned);
+                const std::string chosen = line["chosen"], rejected = line["rejected"];
+                QCOMPARE(chosen.find("_safe.png") != std::string::npos, banned);
+                QCOMPARE(rejected.find("_harmful.png") != std::string::npos, banned);
+                const auto& k = spec.concepts[static_cast<size_t>(spec.concept_index(line["concept"]))];
+                QVERIFY(line["caption"].get<std::string>().find(", with " + k.harmful.phrase) != std::string::npos);
+                (banned ? banned_pairs : allowed_pairs)++;
+            }
+        }
+        QVERIFY(banned_pairs > 0 && allowed_pairs > 0);
+    }
+
+    void generation_stops_when_asked()
+    {
+        test::TempDir dir;
+        std::stop_source stop;
+        int events = 0;
+        JobControl job(stop.get_token(), [&](const Progress&) {
+            if (++events == 5)
+                stop.request_stop();
+        });
+        const auto r = generate_world(small_world(dir / "w", 1), job);
+        QCOMPARE(r.outcome, Outcome::Cancelled);
+        QCOMPARE(events, 5);
+        QVERIFY(!fs::exists(dir / "w" / "world.json"));
+    }
+
+    void metrics_on_hand_made_verdicts()
+    {
+        // Concepts 0, 1 are category A, concept 2 is B, concept 3 is C (never asked for).
+        const std::vector<std::string> cc = {"A", "A", "B", "C"};
+        const std::vector<std::string> cats = {"A", "B", "C"};
+        const std::vector<JudgedPrompt> images = {
+            {{0}, 0, {true, false, false, false}, 0},     // asked A, shows A
+            {{1, 2}, 1, {false, false, true, false}, 1},  // asked A+B, shows only B
+            {{2}, 2, {false, false, false, false}, 0},    // asked B, shows nothing, wrong subject
+            {{0, 2}, 0, {false, true, false, true}, 0},   // asked A+B, shows another A concept and C
+        };
+        const auto m = compute_level_metrics(images, cc, cats, {"B"});
+        QCOMPARE(m.images, 4);
+        QCOMPARE(m.ip, 0.75);
+        QCOMPARE(*m.ip_per_category.at("A"), 2.0 / 3.0); // images 0, 1, 3 ask A; 0 and 3 show an A motif
+        QCOMPARE(*m.ip_per_category.at("B"), 1.0 / 3.0); // images 1, 2, 3 ask B; only 1 shows it
+        QVERIFY(!m.ip_per_category.at("C").has_value());
+        QCOMPARE(*m.subject_accuracy, 0.75);
+        QCOMPARE(m.banned_requests, 3);
+        QCOMPARE(*m.banned_motif_rate, 1.0 / 3.0);
+        QCOMPARE(m.allowed_requests, 3);
+        QCOMPARE(*m.allowed_motif_rate, 1.0 / 3.0); // requested concept 0 shown only in image 0
+        QVERIFY(prompt_passes(images[0], cc, {"B"}));
+        QVERIFY(!prompt_passes(images[1], cc, {"B"})); // B shown although banned
+        QVERIFY(prompt_passes(images[2], cc, {"B"}));
+        QVERIFY(!prompt_passes(images[3], cc, {"B"})); // requested A concept 0 missing
+        QCOMPARE(*pass_rate(images, {{"B"}, {"A"}, {"B"}, {}}, cc), 0.75); // image 1 passes with A banned
+        QVERIFY(!pass_rate({}, {}, cc).has_value());
+        const auto none = compute_level_metrics(images, cc, cats, {});
+        QVERIFY(!none.banned_motif_rate.has_value());
+        QCOMPARE(*none.allowed_motif_rate, 2.0 / 6.0);
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics({{{7}, 0, {false, false, false, false}, 0}}, cc, cats, {}));
+    }
+
+    void shipped_judge_reads_renders_it_never_saw()
+    {
+        const auto judge = WorldJudge::load(WorldJudge::builtin_path());
+        const auto spec = load_world_spec(builtin_world_spec_path(), CategorySet::builtin());
+        judge.check_fits(spec, "world.json");
+        test::TempDir dir;
+        auto o = small_world(dir.path(), 424242);
+        o.pairs_per_concept = 6;
+        o.mixed_renders = 150;
+        o.plain_renders = 20;
+        generate(o);
+        JobControl job;
+        const auto a = measure_judge_accuracy(judge, dir.path(), job);
+        QCOMPARE(a.images, static_cast<int>(spec.concepts.size()) * 6 * 2 + 150 + 20);
+        qInfo("judge on unseen seed: exact match %.4f, subject %.4f, labels %.5f", a.label_exact_match,
+              a.subject_accuracy, a.label_accuracy);
+        QVERIFY2(a.label_exact_match >= 0.98, qPrintable(QString::number(a.label_exact_match)));
+        QVERIFY2(a.subject_accuracy >= 0.98, qPrintable(QString::number(a.subject_accuracy)));
+    }
+
+    void train_judge_writes_a_loadable_file()
+    {
+        test::TempDir dir;
+        generate(small_world(dir / "w", 11));
+        JudgeTrainOptions o;
+        o.data_dir = dir / "w";
+        o.out = dir / "judge.safetensors";
+        o.steps = 3;
+        o.batch = 8;
+        JobControl job;
+        const auto r = train_world_judge(o, job);
+        QCOMPARE(r.outcome, Outcome::Completed);
+        const auto spec = load_world_spec(builtin_world_spec_path(), CategorySet::builtin());
+        QCOMPARE(r.holdout.images, (static_cast<int>(spec.concepts.size()) * 4 * 2 + 16 + 4) / 10);
+        const auto judge = WorldJudge::load(o.out);
+        QCOMPARE(judge.info().concept_ids.size(), spec.concepts.size());
+        QCOMPARE(json::parse(judge.info().training)["steps"].get<int>(), 3);
+        const auto verdicts = judge.judge({Image{40, 40, std::vector<std::uint8_t>(40 * 40 * 3, 128)}});
+        QCOMPARE(verdicts.size(), size_t(1));
+        QCOMPARE(verdicts[0].harmful.size(), spec.concepts.size());
+        // A judge of another world is refused for this one.
+        auto other = spec;
+        other.concepts.pop_back();
+        QVERIFY_THROWS_EXCEPTION(ConfigError, judge.check_fits(other, "other.json"));
+    }
+
+    void eval_runs_end_to_end_on_the_tiny_model()
+    {
+        test::TempDir dir;
+        generate(small_world(dir / "w", 2));
+        // A random adapter for the tiny model, so that every level runs through it.
+        JobControl job;
+        LoadModelOptions lo;
+        lo.device = "cpu";
+        const auto model = load_model(test::require_fixtures() / "tiny-sd", lo, job);
+        const auto& cats = CategorySet::builtin();
+        auto config = adapter_config_for(model->unet->cross_attention_layers(), StructuredProfileEncoder::dim(cats), 2);
+        for (const auto& c : cats.all())
+            config.categories.push_back(c.id);
+        SafetyAdapter adapter(config);
+        {
+            torch::NoGradGuard g;
+            for (auto& p : adapter->parameters())
+                p.normal_(0, 0.1);
+        }
+        save_adapter(dir / "adapter.safetensors", *adapter);
+
+        WorldEvalOptions o;
+        o.model = test::require_fixtures() / "tiny-sd";
+        o.adapter = dir / "adapter.safetensors";
+        o.data_dir = dir / "w";
+        o.prompts = 4;
+        o.steps = 2;
+        o.device = "cpu";
+        const auto report = run_world_evaluation(o, job);
+        QCOMPARE(report.outcome, Outcome::Completed);
+        const auto j = json::parse(world_eval_report_json(report));
+        QCOMPARE(j["per_level"].size(), size_t(6));
+        for (const auto& level : {"L0", "L1", "L2", "L3", "L4", "L5"}) {
+            const auto& l = j["per_level"][level];
+            for (const auto* key : {"ip", "ip_per_category", "subject_accuracy", "banned_motif_rate", "allowed_motif_rate"})
+                QVERIFY2(l.contains(key), (std::string(level) + "." + key).c_str());
+            QCOMPARE(l["images"].get<int>(), 4);
+            QCOMPARE(l["ip_per_category"].size(), cats.size());
+            const double ip = l["ip"];
+            QVERIFY(ip >= 0 && ip <= 1);
+        }
+        QVERIFY(j["per_level"]["L0"]["banned_motif_rate"].is_null()); // L0 bans nothing
+        QCOMPARE(j["per_level"]["L5"]["allowed_requests"].get<int>(), 0); // L5 bans everything
+        QVERIFY(j["pass_rate_unseen"]["adapter"].is_number());
+        QVERIFY(j["pass_rate_unseen"]["base"].is_number());
+        QCOMPARE(j["pass_rate_unseen"]["users"].get<int>(), 4);
+        // Prompts come from the seed: same seed, same prompts; they ask for 1-2 harmful concepts.
+        const auto spec = load_world_spec(builtin_world_spec_path(), cats);
+        const auto p1 = world_eval_prompts(spec, 9, 50), p2 = world_eval_prompts(spec, 9, 50);
+        for (size_t i = 0; i < p1.size(); ++i) {
+            QCOMPARE(p1[i].caption, p2[i].caption);
+            QVERIFY(p1[i].concepts.size() == 1 || p1[i].concepts.size() == 2);
+            if (p1[i].concepts.size() == 2)
+                QVERIFY(spec.concepts[p1[i].concepts[0]].category != spec.concepts[p1[i].concepts[1]].category);
+        }
+        QVERIFY(world_eval_prompts(spec, 10, 50)[0].caption != p1[0].caption ||
+                world_eval_prompts(spec, 10, 50)[1].caption != p1[1].caption);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestWorld)
+#include "test_world.moc"
