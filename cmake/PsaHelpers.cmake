@@ -38,7 +38,13 @@ function(psa_add_test name)
     endif()
     # PSA_FIXTURES / PSA_SHARED pass through from the caller's environment; the defaults live in
     # tests/support so that test targets carry no compile definitions of their own (PCH reuse).
-    set(test_env "QT_QPA_PLATFORM=offscreen" ${arg_ENV})
+    # ctest runs tests side by side on few cores: passive OpenMP waiting (common/omp_wait_policy.h)
+    # and one OpenBLAS thread (its own pool spins too; the apps set this in configure_threads()).
+    # Qt Test's per-function watchdog (300 s by default) gets the test's whole timeout, since a
+    # loaded machine can make one training test function take that long.
+    math(EXPR function_timeout_ms "${arg_TIMEOUT} * 1000")
+    set(test_env "QT_QPA_PLATFORM=offscreen" "OMP_WAIT_POLICY=PASSIVE" "OPENBLAS_NUM_THREADS=1"
+        "QTEST_FUNCTION_TIMEOUT=${function_timeout_ms}" ${arg_ENV})
     set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} LABELS "${arg_LABELS}"
         ENVIRONMENT "${test_env}")
 endfunction()

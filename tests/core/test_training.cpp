@@ -417,6 +417,39 @@ private Q_SLOTS:
         QVERIFY(!DpoTrainer::latest_checkpoint(tmp / "run"));
     }
 
+    void stop_mid_run_keeps_the_last_completed_step()
+    {
+        // A stop requested after step 2 must end the run before step 3's first micro-batch, with
+        // a checkpoint of step 2 from which the run then completes.
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 1);
+        auto model = tiny_model();
+        std::stop_source stop;
+        JobControl job(stop.get_token(), {});
+        const auto c = small_config(tmp / "data");
+        int last_step_seen = 0;
+        {
+            DpoTrainer t(model, c, tmp / "run");
+            const auto r = t.train(job, [&](const TrainStepStats& s) {
+                last_step_seen = s.step;
+                if (s.step == 2)
+                    stop.request_stop();
+            });
+            QCOMPARE(r.outcome, Outcome::Cancelled);
+            QCOMPARE(r.steps_done, 2);
+            QCOMPARE(last_step_seen, 2);
+        }
+        QCOMPARE(DpoTrainer::latest_checkpoint(tmp / "run")->filename().string(), std::string("step-00000002"));
+        DpoTrainer resumed(model, c, tmp / "run");
+        QVERIFY(resumed.resume());
+        QCOMPARE(resumed.step(), 2);
+        JobControl fresh;
+        const auto r = resumed.train(fresh);
+        QCOMPARE(r.outcome, Outcome::Completed);
+        QCOMPARE(r.first_step, 2);
+        QCOMPARE(r.steps_done, c.steps);
+    }
+
     void sample_images_and_log_are_written()
     {
         test::TempDir tmp;
