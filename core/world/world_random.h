@@ -3,7 +3,9 @@
 // standard distributions differ between library implementations and "same seed, same bytes" must
 // hold on every machine.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace psa {
