@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/training_data_page.h"
 
+#include "ui/training_world_job.h"
+
 #include "common/error.h"
 #include "common/paths.h"
 #include "training/preference_dataset.h"
 
-#include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
 #include <QFileDialog>
@@ -13,34 +14,18 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QPlainTextEdit>
-#include <QProcess>
+#include <QProgressBar>
 #include <QPushButton>
-#include <QStandardPaths>
 #include <QVBoxLayout>
 
 namespace psa::ui {
 
-namespace {
-
-// The command-line tool ships next to psa-studio (build tree and package alike).
-QString psaExecutable()
-{
-    const QString sibling =
-        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("psa"));
-    if (QFileInfo(sibling).isExecutable())
-        return sibling;
-    return QStandardPaths::findExecutable(QStringLiteral("psa"));
-}
-
-} // namespace
-
 TrainingDataPage::TrainingDataPage(QWidget* parent) : QWizardPage(parent)
 {
     setTitle(tr("Training data"));
-    setSubTitle(
-        tr("Pairs of a preferred and a rejected image per prompt and person, in the Sage layout: "
-           "a folder with metadata.jsonl and the images it names."));
+    setSubTitle(tr("Pairs of a preferred and a rejected image per prompt and "
+                   "person, in the Sage layout: "
+                   "a folder with metadata.jsonl and the images it names."));
 
     m_folder = new QLineEdit;
     m_folder->setObjectName(QStringLiteral("dataFolder"));
@@ -60,21 +45,30 @@ TrainingDataPage::TrainingDataPage(QWidget* parent) : QWizardPage(parent)
 
     m_generate = new QPushButton(tr("&Generate a Sage-mini world…"));
     m_generate->setToolTip(
-        tr("Runs `psa world generate`: a small synthetic world of virtual users and "
-           "preference pairs, then uses its train split."));
-    m_generatorLog = new QPlainTextEdit;
-    m_generatorLog->setReadOnly(true);
-    m_generatorLog->setMaximumBlockCount(500);
-    m_generatorLog->setMaximumHeight(120);
-    m_generatorLog->hide();
+        tr("Writes a small synthetic world of virtual people and their preference "
+           "pairs (as `psa world generate` does), then uses its train split."));
+    m_stopGenerating = new QPushButton(tr("S&top"));
+    m_stopGenerating->hide();
+    m_generation = new QProgressBar;
+    m_generation->setObjectName(QStringLiteral("worldProgress"));
+    m_generation->setAccessibleName(tr("World generation progress"));
+    m_generation->hide();
+    m_generationStatus = new QLabel;
+    m_generationStatus->setObjectName(QStringLiteral("worldStatus"));
+    m_generationStatus->setWordWrap(true);
+    m_world = new TrainingWorldJob(this);
+    auto* generateRow = new QHBoxLayout;
+    generateRow->addWidget(m_generate);
+    generateRow->addWidget(m_generation, 1);
+    generateRow->addWidget(m_stopGenerating);
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(row);
     layout->addWidget(m_report);
     layout->addSpacing(12);
     layout->addWidget(new QLabel(tr("No data of your own yet?")));
-    layout->addWidget(m_generate, 0, Qt::AlignLeft);
-    layout->addWidget(m_generatorLog);
+    layout->addLayout(generateRow);
+    layout->addWidget(m_generationStatus);
     layout->addStretch(1);
 
     connect(browse, &QPushButton::clicked, this, &TrainingDataPage::browse);
@@ -82,14 +76,23 @@ TrainingDataPage::TrainingDataPage(QWidget* parent) : QWizardPage(parent)
     connect(m_folder, &QLineEdit::editingFinished, this, &TrainingDataPage::checkFolder);
     connect(m_folder, &QLineEdit::textChanged, this, &TrainingDataPage::completeChanged);
     connect(m_generate, &QPushButton::clicked, this, &TrainingDataPage::generateWorld);
-}
-
-TrainingDataPage::~TrainingDataPage()
-{
-    if (m_generator && m_generator->state() != QProcess::NotRunning) {
-        m_generator->terminate();
-        m_generator->waitForFinished(3000);
-    }
+    connect(m_stopGenerating, &QPushButton::clicked, m_world, &TrainingWorldJob::cancel);
+    connect(m_world, &TrainingWorldJob::progressed, this,
+            [this](int step, int total, const QString& what) {
+                m_generation->setRange(0, total);
+                m_generation->setValue(step);
+                m_generation->setFormat(what + QStringLiteral(" %v/%m"));
+            });
+    connect(m_world, &TrainingWorldJob::finished, this,
+            [this](const QString& train, const QString& summary) {
+                worldGenerationEnded(tr("World written: %1.").arg(summary), false);
+                setDataFolder(train);
+            });
+    connect(m_world, &TrainingWorldJob::cancelled, this, [this] {
+        worldGenerationEnded(tr("Stopped; the unfinished world folder is not usable."), true);
+    });
+    connect(m_world, &TrainingWorldJob::failed, this,
+            [this](const QString& message) { worldGenerationEnded(message, true); });
 }
 
 QString TrainingDataPage::dataFolder() const
@@ -105,8 +108,7 @@ void TrainingDataPage::setDataFolder(const QString& folder)
 
 bool TrainingDataPage::isComplete() const
 {
-    return !m_checkedFolder.isEmpty() && m_checkedFolder == dataFolder() &&
-           !(m_generator && m_generator->state() != QProcess::NotRunning);
+    return !m_generating && !m_checkedFolder.isEmpty() && m_checkedFolder == dataFolder();
 }
 
 void TrainingDataPage::browse()
@@ -126,8 +128,9 @@ void TrainingDataPage::checkFolder()
         Q_EMIT completeChanged();
         return;
     }
-    // Reading metadata.jsonl and checking that its images exist is quick even for Sage's
-    // thousands of pairs, so it runs here; decoding the images is left to the trainer.
+    // Reading metadata.jsonl and checking that its images exist is quick even for
+    // Sage's thousands of pairs, so it runs here; decoding the images is left to
+    // the trainer.
     try {
         const auto data = psa::PreferenceDataset::load(folder.toStdString());
         const auto& r = data.report();
@@ -153,14 +156,6 @@ void TrainingDataPage::checkFolder()
 
 void TrainingDataPage::generateWorld()
 {
-    // core/world has no C++ facade yet, so the generator runs as its command-line tool.
-    const QString psa = psaExecutable();
-    if (psa.isEmpty()) {
-        m_report->setStyleSheet(QStringLiteral("color: #c62828;"));
-        m_report->setText(
-            tr("The psa command-line tool was not found next to PSA Studio or on the PATH."));
-        return;
-    }
     QString suggested;
     try {
         suggested = QString::fromStdString(psa::app_data_subdir("worlds").string());
@@ -172,39 +167,32 @@ void TrainingDataPage::generateWorld()
         QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
     const QString out =
         QFileDialog::getSaveFileName(this, tr("Folder for the generated world"), suggested);
-    if (out.isEmpty())
-        return;
-    m_worldFolder = out;
-    m_generator = new QProcess(this);
-    m_generator->setProcessChannelMode(QProcess::MergedChannels);
-    connect(m_generator, &QProcess::readyRead, this, [this] {
-        m_generatorLog->appendPlainText(QString::fromLocal8Bit(m_generator->readAll()).trimmed());
-    });
-    connect(m_generator, &QProcess::finished, this,
-            [this](int code) { worldGenerationFinished(code); });
-    m_generatorLog->clear();
-    m_generatorLog->show();
-    m_generatorLog->appendPlainText(QStringLiteral("$ %1 world generate --out %2").arg(psa, out));
+    if (!out.isEmpty())
+        generateWorldInto(out);
+}
+
+void TrainingDataPage::generateWorldInto(const QString& folder, int users)
+{
+    m_generating = true;
     m_generate->setEnabled(false);
-    m_generator->start(
-        psa, {QStringLiteral("world"), QStringLiteral("generate"), QStringLiteral("--out"), out});
+    m_stopGenerating->show();
+    m_generation->setRange(0, 0);
+    m_generation->show();
+    m_generationStatus->setStyleSheet(QString());
+    m_generationStatus->setText(tr("Generating a world in %1…").arg(folder));
+    m_world->start(folder, users, 0);
     Q_EMIT completeChanged();
 }
 
-void TrainingDataPage::worldGenerationFinished(int exitCode)
+void TrainingDataPage::worldGenerationEnded(const QString& message, bool problem)
 {
+    m_generating = false;
     m_generate->setEnabled(true);
-    const bool ok = m_generator->exitStatus() == QProcess::NormalExit && exitCode == 0;
-    m_generator->deleteLater();
-    m_generator = nullptr;
-    if (!ok) {
-        m_report->setStyleSheet(QStringLiteral("color: #c62828;"));
-        m_report->setText(
-            tr("Generating the world failed (exit code %1); see its output above.").arg(exitCode));
-        Q_EMIT completeChanged();
-        return;
-    }
-    setDataFolder(QDir(m_worldFolder).filePath(QStringLiteral("train")));
+    m_stopGenerating->hide();
+    m_generation->hide();
+    m_generationStatus->setStyleSheet(problem ? QStringLiteral("color: #c62828;") : QString());
+    m_generationStatus->setText(message);
+    Q_EMIT completeChanged();
 }
 
 } // namespace psa::ui

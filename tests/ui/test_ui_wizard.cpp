@@ -3,6 +3,7 @@
 // pages to Finish with the plot receiving every step; pause and resume continue the same run;
 // closing asks first, cancel leaves a checkpoint, and a later run continues from it.
 #include "ui/plot_training_curves.h"
+#include "ui/training_data_page.h"
 #include "ui/training_controller.h"
 #include "ui/training_run_page.h"
 #include "ui/training_wizard.h"
@@ -188,6 +189,23 @@ private Q_SLOTS:
         wizard.button(QWizard::FinishButton)->click();
         QCOMPARE(ready.count(), 1);
         QCOMPARE(ready.front().front().toString(), adapter);
+    }
+
+    void data_page_generates_a_sage_mini_world()
+    {
+        ui::TrainingWizard wizard;
+        auto* page = wizard.findChild<ui::TrainingDataPage*>();
+        QVERIFY(page);
+        auto* status = wizard.findChild<QLabel*>("worldStatus");
+        const auto out = m_tmp->path() / "world";
+        page->generateWorldInto(QString::fromStdString(out.string()), 6);
+        QVERIFY(!page->isComplete()); // not while the generator runs
+        QTRY_VERIFY_WITH_TIMEOUT(page->isComplete() || !status->styleSheet().isEmpty(), kTimeoutMs);
+        QVERIFY2(page->isComplete(), qPrintable(status->text()));
+        QCOMPARE(page->dataFolder(), QString::fromStdString((out / "train").string()));
+        QVERIFY(fs::is_regular_file(out / "world.json"));
+        QVERIFY2(wizard.findChild<QLabel*>("dataReport")->text().contains("pairs"),
+                 qPrintable(wizard.findChild<QLabel*>("dataReport")->text()));
     }
 
     void pause_and_resume_continue_the_same_run()
