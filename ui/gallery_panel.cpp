@@ -68,6 +68,8 @@ void GalleryPanel::refresh()
         m_scan = nullptr;
     }
     const int generation = ++m_generation;
+    m_addedDuringScan.clear();
+    m_scanPending = true;
     const QString folder = m_folder;
     m_scan = QThread::create([this, folder, generation] {
         QList<QFileInfo> files;
@@ -94,7 +96,13 @@ void GalleryPanel::showScan(const QList<QPair<QString, QImage>>& items, int gene
     if (generation != m_generation)
         return;
     clear();
-    for (const auto& [path, image] : items) {
+    QList<QPair<QString, QImage>> shown = items;
+    for (const auto& added : m_addedDuringScan)
+        if (std::none_of(items.begin(), items.end(), [&](const auto& i) { return i.first == added.first; }))
+            shown.prepend(added);
+    m_addedDuringScan.clear();
+    m_scanPending = false;
+    for (const auto& [path, image] : shown) {
         if (image.isNull())
             continue; // not an image we can read: leave it out rather than show a blank
         auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(image)), QFileInfo(path).completeBaseName(), this);
@@ -106,12 +114,13 @@ void GalleryPanel::showScan(const QList<QPair<QString, QImage>>& items, int gene
 
 void GalleryPanel::addImage(const QString& path, const QImage& image)
 {
-    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(
-                                         image.scaled(kThumb * 2, kThumb * 2, Qt::KeepAspectRatio, Qt::SmoothTransformation))),
-                                     QFileInfo(path).completeBaseName());
+    const QImage thumb = image.scaled(kThumb * 2, kThumb * 2, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumb)), QFileInfo(path).completeBaseName());
     item->setData(Qt::UserRole, path);
     item->setToolTip(path);
     insertItem(0, item);
+    if (m_scanPending)
+        m_addedDuringScan.append({path, thumb});
     while (count() > kMaxItems)
         delete takeItem(count() - 1);
 }

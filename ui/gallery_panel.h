@@ -38,6 +38,8 @@ private:
     QString m_folder;
     QThread* m_scan = nullptr;
     int m_generation = 0; // results of an older scan are dropped
+    bool m_scanPending = false;
+    QList<QPair<QString, QImage>> m_addedDuringScan; // kept when a scan that missed them lands
 };
 
 } // namespace psa::ui

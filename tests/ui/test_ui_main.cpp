@@ -84,6 +84,16 @@ T* child(QObject* parent, const char* name)
     return w;
 }
 
+// With PSA_UI_SCREENSHOTS set (a folder), a picture of the widget for docs/screenshots.
+void saveScreenshot(QWidget* widget, const char* name)
+{
+    const QByteArray dir = qgetenv("PSA_UI_SCREENSHOTS");
+    if (dir.isEmpty())
+        return;
+    QTest::qWait(300); // let the cells lay out and draw their pixmaps
+    QVERIFY(widget->grab().save(QDir(QString::fromLocal8Bit(dir)).filePath(QString::fromLatin1(name))));
+}
+
 bool same_pixels(const QImage& a, const QImage& b) { return a.convertToFormat(QImage::Format_RGB888) == b.convertToFormat(QImage::Format_RGB888); }
 
 } // namespace
@@ -217,6 +227,8 @@ private Q_SLOTS:
         QTest::mouseClick(child<QPushButton>(m_window.get(), "generateButton"), Qt::LeftButton);
         QCOMPARE(m_window->controller()->state(), GenerationController::State::Generating);
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60000);
+        // The spy records on the worker thread; the window's queued slots run after it: wait for them.
+        waitIdle();
         QVERIFY2(m_window->lastError().isEmpty(), qPrintable(m_window->lastError()));
         QCOMPARE(finished.front().at(0).toBool(), false); // not cancelled
         QCOMPARE(images.size(), 1);
@@ -246,6 +258,8 @@ private Q_SLOTS:
         QSignalSpy previews(worker, &InferenceWorker::previewsReady);
         QTest::mouseClick(child<QPushButton>(m_window.get(), "previewStripButton"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 120000);
+        // The spy records on the worker thread; the window's queued slots run after it: wait for them.
+        waitIdle();
         QVERIFY2(m_window->lastError().isEmpty(), qPrintable(m_window->lastError()));
         auto* strip = m_window->previewStrip();
         QCOMPARE(strip->cellCount(), 6);
@@ -278,6 +292,7 @@ private Q_SLOTS:
             tiles.append({strip->label(i), strip->finalImage(i)});
         QVERIFY(composeStrip(tiles).width() >= 6 * 16);
         waitIdle();
+        saveScreenshot(m_window.get(), "main-window.png");
     }
 
     void cancel_stops_a_running_generation()
@@ -298,6 +313,8 @@ private Q_SLOTS:
         timer.start();
         QTest::mouseClick(child<QPushButton>(m_window.get(), "cancelButton"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 30000);
+        // The spy records on the worker thread; the window's queued slots run after it: wait for them.
+        waitIdle();
         QCOMPARE(finished.front().at(0).toBool(), true); // cancelled
         int lastStep = 0;
         for (const auto& a : progress)
