@@ -33,6 +33,25 @@ json read_json_object_file(const std::filesystem::path& path)
     return j;
 }
 
+json parse_json_object_text(const std::string& text, const std::string& source_name, const std::string& what)
+{
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ConfigError(path_message(source_name, std::string("malformed JSON: ") + e.what()));
+    }
+    if (!j.is_object())
+        throw ConfigError(path_message(source_name, what + " must be a JSON object"));
+    return j;
+}
+
+void throw_wrong_field_type(const std::string& source_name, const char* key, const json& value)
+{
+    throw ConfigError(path_message(source_name, std::string("\"") + key + "\" has the wrong type (" +
+                                                    value.type_name() + ")"));
+}
+
 const json* JsonFields::find(const char* key) const
 {
     const auto it = j.find(key);

@@ -33,4 +33,43 @@ struct JsonFields {
     std::vector<std::string> strings(const char* key) const;
 };
 
+// ---- settings structs listed once as a field table ----
+// A table is a callable table(config, visit) that calls visit("key", config.field) per field;
+// writing and reading through the same table means a field cannot be saved but not loaded.
+
+/// Parses text that must hold a JSON object; ConfigError naming `source_name`: "malformed JSON:
+/// ..." or "<what> must be a JSON object".
+nlohmann::json parse_json_object_text(const std::string& text, const std::string& source_name,
+                                      const std::string& what);
+
+/// ConfigError "<source_name>: \"<key>\" has the wrong type (<type of value>)".
+[[noreturn]] void throw_wrong_field_type(const std::string& source_name, const char* key,
+                                         const nlohmann::json& value);
+
+/// Every field of the table as one JSON object, in table order.
+template <typename Config, typename FieldTable>
+nlohmann::json fields_to_json(Config config, const FieldTable& table)
+{
+    nlohmann::json j = nlohmann::json::object();
+    table(config, [&](const char* key, auto& value) { j[key] = value; });
+    return j;
+}
+
+/// Sets each field whose key `j` holds (null counts as absent); the others keep their values.
+template <typename Config, typename FieldTable>
+void fields_from_json(const nlohmann::json& j, const std::string& source_name, Config& config,
+                      const FieldTable& table)
+{
+    table(config, [&](const char* key, auto& value) {
+        const auto it = j.find(key);
+        if (it == j.end() || it->is_null())
+            return;
+        try {
+            it->get_to(value);
+        } catch (const nlohmann::json::exception&) {
+            throw_wrong_field_type(source_name, key, *it);
+        }
+    });
+}
+
 } // namespace psa

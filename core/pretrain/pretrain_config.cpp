@@ -2,10 +2,10 @@
 #include "pretrain/pretrain_config.h"
 
 #include "common/error.h"
+#include "common/json_fields.h"
+#include "training/train_config.h"
 
 #include <nlohmann/json.hpp>
-
-#include <algorithm>
 
 namespace psa {
 
@@ -13,10 +13,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// One table drives both directions so that a new field cannot be saved but not loaded.
-template <typename Visitor>
-void visit_fields(PretrainConfig& c, Visitor&& v)
-{
+// One table drives both directions (common/json_fields.h) so that a new field cannot be saved
+// but not loaded.
+const auto visit_fields = [](PretrainConfig& c, auto&& v) {
     v("steps", c.steps);
     v("batch", c.batch);
     v("lr", c.lr);
@@ -35,7 +34,7 @@ void visit_fields(PretrainConfig& c, Visitor&& v)
     v("sample_posterior", c.sample_posterior);
     v("checkpoint_every", c.checkpoint_every);
     v("keep_checkpoints", c.keep_checkpoints);
-}
+};
 
 } // namespace
 
@@ -91,43 +90,22 @@ void PretrainConfig::validate() const
 
 std::string PretrainConfig::to_json() const
 {
-    json j = json::object();
-    auto copy = *this;
-    visit_fields(copy, [&](const char* key, auto& value) { j[key] = value; });
+    json j = fields_to_json(*this, visit_fields);
     j["format"] = "psa-pretrain-config/1";
     return j.dump(2) + "\n";
 }
 
 PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source_name)
 {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw ConfigError(path_message(source_name, std::string("malformed JSON: ") + e.what()));
-    }
-    if (!j.is_object())
-        throw ConfigError(path_message(source_name, "a pretraining configuration must be a JSON object"));
+    const json j = parse_json_object_text(text, source_name, "a pretraining configuration");
     PretrainConfig c;
-    visit_fields(c, [&](const char* key, auto& value) {
-        const auto it = j.find(key);
-        if (it == j.end() || it->is_null())
-            return;
-        try {
-            it->get_to(value);
-        } catch (const json::exception&) {
-            throw ConfigError(path_message(source_name, std::string("\"") + key + "\" has the wrong type (" +
-                                                            it->type_name() + ")"));
-        }
-    });
+    fields_from_json(j, source_name, c, visit_fields);
     return c;
 }
 
 double pretrain_learning_rate(const PretrainConfig& c, int step)
 {
-    if (c.warmup_steps <= 0)
-        return c.lr;
-    return c.lr * std::min(1.0, static_cast<double>(step + 1) / c.warmup_steps);
+    return linear_warmup_lr(c.lr, c.warmup_steps, step);
 }
 
 } // namespace psa

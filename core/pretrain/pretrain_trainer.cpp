@@ -8,6 +8,9 @@
 #include "pretrain/caption_image_set.h"
 #include "pretrain/trainer_state.h"
 #include "tensor_io/layers.h"
+#include "training/checkpoint_folder.h"
+#include "training/shuffled_order.h"
+#include "training/step_pace.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
@@ -86,30 +89,9 @@ fs::path PretrainTrainer::stage_dir(const fs::path& run_dir, PretrainStage stage
 
 // ---- data order and augmentation draws ----
 
-// Our own draws from the mt19937 words (the standard distributions differ between libraries, and
-// a run must replay identically wherever it resumes).
-double PretrainTrainer::Impl::uniform01() { return (rng() >> 8) * (1.0 / 16777216.0); }
+double PretrainTrainer::Impl::uniform01() { return psa::uniform01(rng); }
 
-int64_t PretrainTrainer::Impl::next_row()
-{
-    if (order_pos >= order.size()) {
-        const int64_t n = model->rows();
-        order.resize(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i)
-            order[static_cast<size_t>(i)] = i;
-        for (int64_t i = n - 1; i > 0; --i) { // Fisher-Yates with rejection sampling
-            const uint32_t bound = static_cast<uint32_t>(i + 1);
-            const uint32_t limit = 0xffffffffu - (0xffffffffu % bound);
-            uint32_t r;
-            do
-                r = rng();
-            while (r >= limit);
-            std::swap(order[static_cast<size_t>(i)], order[r % bound]);
-        }
-        order_pos = 0;
-    }
-    return order[order_pos++];
-}
+int64_t PretrainTrainer::Impl::next_row() { return next_shuffled_index(rng, order, order_pos, model->rows()); }
 
 void PretrainTrainer::Impl::update_ema()
 {
@@ -148,10 +130,7 @@ PretrainResult PretrainTrainer::train(JobControl& job, const PretrainStepFn& on_
         m.truncate_log(-1);
     }
     const auto ckpt_dir = m.stage_dir / "checkpoints";
-    if (fs::is_directory(ckpt_dir)) // temporary folders of a process killed while saving
-        for (const auto& e : fs::directory_iterator(ckpt_dir))
-            if (e.path().filename().string().rfind(".tmp-", 0) == 0)
-                fs::remove_all(e.path());
+    remove_unfinished_checkpoint_folders(ckpt_dir);
 
     const auto start = std::chrono::steady_clock::now();
     std::vector<at::Tensor> params;
@@ -216,8 +195,9 @@ PretrainResult PretrainTrainer::train(JobControl& job, const PretrainStepFn& on_
         st.terms = out.terms;
         st.lr = lr;
         st.step_seconds = m.last_step_seconds;
-        st.steps_per_second = elapsed > 0 ? (m.step - result.first_step) / elapsed : 0.0;
-        st.eta_seconds = st.steps_per_second > 0 ? (c.steps - m.step) / st.steps_per_second : -1.0;
+        const auto pace = step_pace(elapsed, m.step - result.first_step, c.steps - m.step);
+        st.steps_per_second = pace.steps_per_second;
+        st.eta_seconds = pace.eta_seconds;
         m.append_log(st);
         if (on_step)
             on_step(st);

@@ -50,7 +50,4 @@ struct PretrainTrainer::Impl {
     void truncate_log(int last_step);
 };
 
-/// "step-00000100"
-std::string pretrain_checkpoint_name(int step);
-
 } // namespace psa

@@ -6,6 +6,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "tokenizer/byte_symbols.h"
 #include "tokenizer/unicode_text.h"
 
 #include <nlohmann/json.hpp>
@@ -25,21 +26,6 @@ namespace {
 constexpr const char* kEndOfWord = "</w>";
 constexpr const char* kStartOfText = "<|startoftext|>";
 constexpr const char* kEndOfText = "<|endoftext|>";
-
-// GPT-2 bytes_to_unicode() in byte order: printable Latin-1 bytes stand for themselves, the other
-// 68 move to U+0100... It must equal the table in clip_tokenizer.cpp, which reads these files;
-// the tokenizer tests check that every learned token maps back to known ids.
-std::array<std::string, 256> byte_symbols()
-{
-    std::array<std::string, 256> symbol;
-    char32_t next = 256;
-    for (int b = 0; b < 256; ++b) {
-        const bool printable =
-            (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        unicode::append_utf8(symbol[b], printable ? static_cast<char32_t>(b) : next++);
-    }
-    return symbol;
-}
 
 // The base alphabet: the 256 byte symbols, then the same with "</w>" (ids are ours to choose;
 // CLIPTokenizer only needs every symbol string to be present).
@@ -94,7 +80,7 @@ Word apply_merge(const Word& w, const std::string& left, const std::string& righ
 
 BpeVocabulary learn_bpe(const std::vector<std::string>& corpus, const BpeTrainerOptions& options)
 {
-    const auto symbols = byte_symbols();
+    const auto& symbols = byte_symbols().symbol;
     BpeVocabulary vocab;
     vocab.tokens = base_alphabet(symbols);
     const std::int64_t fixed = static_cast<std::int64_t>(vocab.tokens.size()) + 2;

@@ -5,6 +5,7 @@
 #include "tokenizer/clip_tokenizer.h"
 
 #include "common/error.h"
+#include "tokenizer/byte_symbols.h"
 #include "tokenizer/unicode_text.h"
 #include "tokenizer/vocab_json.h"
 
@@ -24,32 +25,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// GPT-2 bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the other 68 bytes
-// are moved to U+0100.. in byte order, so every byte is a visible, non-space character.
-struct ByteMap {
-    std::array<std::string, 256> symbol;     // byte -> UTF-8 of its stand-in character
-    std::array<std::int16_t, 324> byte_of{}; // stand-in code point -> byte, -1 if none
-
-    ByteMap()
-    {
-        byte_of.fill(-1);
-        int next = 256;
-        for (int b = 0; b < 256; ++b) {
-            const bool printable =
-                (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            const char32_t cp = printable ? static_cast<char32_t>(b) : next++;
-            unicode::append_utf8(symbol[b], cp);
-            byte_of[cp] = static_cast<std::int16_t>(b);
-        }
-    }
-};
-
-const ByteMap& byte_map()
-{
-    static const ByteMap map;
-    return map;
-}
 
 constexpr std::string_view kEndOfWord = "</w>";
 constexpr size_t kMaxCachedWords = 100000;
@@ -354,7 +329,7 @@ CLIPTokenizer::Impl::Word CLIPTokenizer::Impl::cached_bpe(const std::string& wor
 void CLIPTokenizer::Impl::tokenize(const std::string& text, std::vector<std::string>* tokens,
                                    std::vector<std::int64_t>* ids) const
 {
-    const ByteMap& bytes = byte_map();
+    const ByteSymbols& bytes = byte_symbols();
     auto tokenize_chunk = [&](std::string_view chunk) {
         const auto clean =
             unicode::to_lower(unicode::whitespace_clean(unicode::decode_utf8(chunk)));
@@ -485,7 +460,7 @@ std::string CLIPTokenizer::decode(const std::vector<std::int64_t>& ids,
                                   bool skip_special_tokens) const
 {
     const Impl& d = *impl_;
-    const ByteMap& bytes = byte_map();
+    const ByteSymbols& bytes = byte_symbols();
     std::string raw;
     for (const auto id : ids) {
         if (id < 0 || id >= static_cast<std::int64_t>(d.decoder.size()) ||

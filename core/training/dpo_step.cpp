@@ -5,6 +5,7 @@
 #include "pipeline/prompt_encoding.h"
 #include "tensor_io/image_tensor.h"
 #include "training/image_preprocess.h"
+#include "training/shuffled_order.h"
 #include "training/trainer_impl.h"
 
 #include <ATen/autocast_mode.h>
@@ -59,29 +60,11 @@ AutocastScope::~AutocastScope()
 
 // ---- data ----
 
-// Our own draws from the mt19937 words (the standard distributions differ between libraries, and
-// a run must replay identically wherever it resumes).
-double DpoTrainer::Impl::uniform01() { return (rng() >> 8) * (1.0 / 16777216.0); }
+double DpoTrainer::Impl::uniform01() { return psa::uniform01(rng); }
 
 int64_t DpoTrainer::Impl::next_pair_index()
 {
-    if (order_pos >= order.size()) {
-        const auto n = static_cast<int64_t>(data->size());
-        order.resize(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i)
-            order[static_cast<size_t>(i)] = i;
-        for (int64_t i = n - 1; i > 0; --i) { // Fisher-Yates with rejection sampling
-            const uint32_t bound = static_cast<uint32_t>(i + 1);
-            const uint32_t limit = 0xffffffffu - (0xffffffffu % bound);
-            uint32_t r;
-            do
-                r = rng();
-            while (r >= limit);
-            std::swap(order[static_cast<size_t>(i)], order[r % bound]);
-        }
-        order_pos = 0;
-    }
-    return order[order_pos++];
+    return next_shuffled_index(rng, order, order_pos, static_cast<int64_t>(data->size()));
 }
 
 at::Tensor DpoTrainer::Impl::text_embedding(const std::string& caption)

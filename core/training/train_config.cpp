@@ -3,6 +3,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,10 +15,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// One table drives both directions so that a new field cannot be saved but not loaded.
-template <typename Visitor>
-void visit_fields(TrainConfig& c, Visitor&& v)
-{
+// One table drives both directions (common/json_fields.h) so that a new field cannot be saved
+// but not loaded.
+const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("model", c.model);
     v("data_dir", c.data_dir);
     v("embeds_dir", c.embeds_dir);
@@ -51,7 +51,7 @@ void visit_fields(TrainConfig& c, Visitor&& v)
     v("sample_seeds", c.sample_seeds);
     v("sample_steps", c.sample_steps);
     v("sample_users", c.sample_users);
-}
+};
 
 } // namespace
 
@@ -91,35 +91,16 @@ void TrainConfig::validate() const
 
 std::string TrainConfig::to_json() const
 {
-    json j = json::object();
-    auto copy = *this;
-    visit_fields(copy, [&](const char* key, auto& value) { j[key] = value; });
+    json j = fields_to_json(*this, visit_fields);
     j["format"] = "psa-train-config/1";
     return j.dump(2) + "\n";
 }
 
 TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source_name)
 {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw ConfigError(path_message(source_name, std::string("malformed JSON: ") + e.what()));
-    }
-    if (!j.is_object())
-        throw ConfigError(path_message(source_name, "a training configuration must be a JSON object"));
+    const json j = parse_json_object_text(text, source_name, "a training configuration");
     TrainConfig c;
-    visit_fields(c, [&](const char* key, auto& value) {
-        const auto it = j.find(key);
-        if (it == j.end() || it->is_null())
-            return;
-        try {
-            it->get_to(value);
-        } catch (const json::exception&) {
-            throw ConfigError(path_message(source_name, std::string("\"") + key + "\" has the wrong type (" +
-                                                            it->type_name() + ")"));
-        }
-    });
+    fields_from_json(j, source_name, c, visit_fields);
     return c;
 }
 
@@ -130,13 +111,15 @@ TrainConfig TrainConfig::load(const std::filesystem::path& path)
     return from_json(read_file_text(path), path.string());
 }
 
-double learning_rate_at(const TrainConfig& c, int step)
+double linear_warmup_lr(double peak_lr, int warmup_steps, int step)
 {
     // diffusers' constant_with_warmup uses step / warmup, which spends the first step at lr 0;
     // (step + 1) / warmup reaches the same plateau one step earlier and never wastes a step.
-    if (c.warmup_steps <= 0)
-        return c.lr;
-    return c.lr * std::min(1.0, static_cast<double>(step + 1) / c.warmup_steps);
+    if (warmup_steps <= 0)
+        return peak_lr;
+    return peak_lr * std::min(1.0, static_cast<double>(step + 1) / warmup_steps);
 }
+
+double learning_rate_at(const TrainConfig& c, int step) { return linear_warmup_lr(c.lr, c.warmup_steps, step); }
 
 } // namespace psa

@@ -71,8 +71,11 @@ struct TrainConfig {
     static TrainConfig load(const std::filesystem::path& path);
 };
 
-/// The learning rate at optimizer step `step` (0-based): linear warm-up over warmup_steps, then lr
-/// (diffusers' constant_with_warmup).
+/// The learning rate at optimizer step `step` (0-based): a linear warm-up over `warmup_steps` to
+/// `peak_lr`, then constant (diffusers' constant_with_warmup, one step earlier). Also pretraining's.
+double linear_warmup_lr(double peak_lr, int warmup_steps, int step);
+
+/// linear_warmup_lr() with the config's lr and warmup_steps.
 double learning_rate_at(const TrainConfig& config, int step);
 
 } // namespace psa

@@ -12,6 +12,7 @@
 #include "pipeline/text2image.h"
 #include "profiles/profile_encoder.h"
 #include "tensor_io/image_tensor.h"
+#include "training/step_pace.h"
 #include "training/trainer_impl.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -200,10 +201,7 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
         std::error_code ec;
         fs::remove(m.run_dir / "train_log.jsonl", ec);
     }
-    if (fs::is_directory(ckpt_dir)) // temporary folders of a process killed while saving
-        for (const auto& e : fs::directory_iterator(ckpt_dir))
-            if (e.path().filename().string().rfind(".tmp-", 0) == 0)
-                fs::remove_all(e.path());
+    remove_unfinished_checkpoint_folders(ckpt_dir);
     c.save(m.run_dir / "config.json");
 
     const auto start = std::chrono::steady_clock::now();
@@ -313,8 +311,9 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
         st.total_steps = c.steps;
         st.lr = lr;
         st.step_seconds = m.last_step_seconds;
-        st.steps_per_second = elapsed > 0 ? (m.step - result.first_step) / elapsed : 0.0;
-        st.eta_seconds = st.steps_per_second > 0 ? (c.steps - m.step) / st.steps_per_second : -1.0;
+        const auto pace = step_pace(elapsed, m.step - result.first_step, c.steps - m.step);
+        st.steps_per_second = pace.steps_per_second;
+        st.eta_seconds = pace.eta_seconds;
         m.append_log(st);
         if (on_step)
             on_step(st);

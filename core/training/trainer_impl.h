@@ -3,6 +3,7 @@
 // checkpoint.cpp (saving and resuming it).
 #pragma once
 #include "adapter/safety_adapter.h"
+#include "training/checkpoint_folder.h"
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
 #include "training/trainer.h"
@@ -85,9 +86,6 @@ struct DpoTrainer::Impl {
     bool resume();
     void truncate_log(int last_step);
 };
-
-/// "step-00000100"
-std::string checkpoint_folder_name(int step);
 
 /// Switches CUDA autocast on for a scope (no-op when `enabled` is false), restoring the previous
 /// state after; LibTorch 1.13 and 2.x spell the calls differently.

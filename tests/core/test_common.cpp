@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // common/: progress and cancellation, atomic writes (including a writer killed mid-write), the
-// A1111 parameters text, the XDG data folder.
+// A1111 parameters text, the XDG data folder, settings written and read through one field table.
 #include "common/a1111_parameters.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/json_fields.h"
 #include "common/paths.h"
 #include "common/progress.h"
 #include "support/test_support.h"
@@ -155,6 +156,49 @@ private Q_SLOTS:
         qputenv("XDG_DATA_HOME", "relative/ignored");
         QVERIFY(app_data_dir().is_absolute());
         qputenv("XDG_DATA_HOME", old);
+    }
+
+    void field_table_writes_and_reads_the_same_fields()
+    {
+        struct Settings {
+            int steps = 1;
+            double lr = 0.5;
+            std::string name = "a";
+            std::vector<std::string> prompts;
+        };
+        const auto table = [](Settings& c, auto&& v) {
+            v("steps", c.steps);
+            v("lr", c.lr);
+            v("name", c.name);
+            v("prompts", c.prompts);
+        };
+        Settings c;
+        c.steps = 7;
+        c.prompts = {"x", "y"};
+        const auto j = fields_to_json(c, table);
+        QCOMPARE(j.dump(), std::string(R"({"lr":0.5,"name":"a","prompts":["x","y"],"steps":7})"));
+
+        Settings back;
+        back.name = "kept";
+        fields_from_json(nlohmann::json::parse(R"({"steps": 7, "prompts": ["x", "y"], "lr": null})"), "s.json",
+                         back, table);
+        QCOMPARE(back.steps, 7);
+        QCOMPARE(back.lr, 0.5);           // null counts as absent
+        QCOMPARE(back.name, std::string("kept")); // absent keys keep their value
+        QCOMPARE(back.prompts, c.prompts);
+
+        const auto message = [&](const std::string& text) {
+            try {
+                Settings s;
+                fields_from_json(parse_json_object_text(text, "s.json", "a test setting"), "s.json", s, table);
+            } catch (const ConfigError& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        QCOMPARE(message(R"({"steps": "many"})"), std::string(R"(s.json: "steps" has the wrong type (string))"));
+        QVERIFY(message("[1]").find("a test setting must be a JSON object") != std::string::npos);
+        QVERIFY(message("{oops").find("s.json: malformed JSON") == 0);
     }
 };
 

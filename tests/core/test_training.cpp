@@ -9,8 +9,10 @@
 #include "support/parity.h"
 #include "tensor_io/image_tensor.h"
 #include "tensor_io/safetensors.h"
+#include "training/checkpoint_folder.h"
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
+#include "training/shuffled_order.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
 
@@ -23,9 +25,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <random>
 
 using namespace psa;
 namespace fs = std::filesystem;
@@ -499,6 +503,72 @@ private Q_SLOTS:
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("caption_dropout"));
         QCOMPARE(learning_rate_at(c, 0), c.lr / c.warmup_steps);
         QCOMPARE(learning_rate_at(c, c.warmup_steps + 5), c.lr);
+    }
+
+    // ---- the checkpoint-folder helpers that pretraining shares ----
+
+    void checkpoint_folders_are_named_found_and_pruned()
+    {
+        test::TempDir tmp;
+        const auto dir = tmp / "checkpoints";
+        QCOMPARE(checkpoint_folder_name(42), std::string("step-00000042"));
+        QCOMPARE(checkpoint_folder_step("step-00000042"), 42);
+        QCOMPARE(checkpoint_folder_step("step-"), -1);
+        QCOMPARE(checkpoint_folder_step("step-12a"), -1);
+        QCOMPARE(checkpoint_folder_step(".tmp-step-00000003-77"), -1);
+        QVERIFY(!latest_complete_checkpoint(dir)); // no folder at all
+
+        for (const int step : {1, 2, 3}) {
+            const auto t = begin_checkpoint_folder(dir, step);
+            QVERIFY(t.filename().string().rfind(".tmp-", 0) == 0);
+            test::write_bytes(t / "state.json", "{}");
+            publish_checkpoint_folder(t, dir / checkpoint_folder_name(step));
+        }
+        std::filesystem::create_directories(dir / checkpoint_folder_name(9)); // incomplete: no state.json
+        const auto unfinished = begin_checkpoint_folder(dir, 4);
+        QCOMPARE(latest_complete_checkpoint(dir)->filename().string(), std::string("step-00000003"));
+
+        remove_unfinished_checkpoint_folders(dir);
+        QVERIFY(!std::filesystem::exists(unfinished));
+        prune_checkpoints(dir, 2); // the incomplete step 9 counts as newest, so only step 3 stays
+        QVERIFY(!std::filesystem::exists(dir / "step-00000001"));
+        QVERIFY(!std::filesystem::exists(dir / "step-00000002"));
+        QVERIFY(std::filesystem::exists(dir / "step-00000003" / "state.json"));
+        QVERIFY(std::filesystem::exists(dir / "step-00000009"));
+
+        test::write_bytes(dir / "step-00000003" / "state.json", "{not json");
+        QVERIFY(error_of<ConfigError>([&] { read_checkpoint_state(dir / "step-00000003" / "state.json"); })
+                    .contains("step-00000003"));
+    }
+
+    void trajectory_difference_names_each_changed_setting()
+    {
+        const auto a = trajectory_settings(R"({"lr": 1, "seed": 2, "steps": 5})", {"steps"});
+        const auto b = trajectory_settings(R"({"lr": 1, "seed": 3, "steps": 9})", {"steps"});
+        QVERIFY(!a.contains("steps"));
+        QCOMPARE(trajectory_difference(a, a), std::string());
+        QCOMPARE(trajectory_difference(a, b), std::string("\n  seed: checkpoint 2, now 3"));
+    }
+
+    void shuffled_order_visits_every_index_once_per_pass()
+    {
+        std::mt19937 rng(7), same(7);
+        std::vector<int64_t> order, order2;
+        size_t pos = 0, pos2 = 0;
+        for (int pass = 0; pass < 2; ++pass) {
+            std::vector<int64_t> seen;
+            for (int i = 0; i < 10; ++i) {
+                seen.push_back(next_shuffled_index(rng, order, pos, 10));
+                QCOMPARE(next_shuffled_index(same, order2, pos2, 10), seen.back()); // replays exactly
+            }
+            std::sort(seen.begin(), seen.end());
+            for (int64_t i = 0; i < 10; ++i)
+                QCOMPARE(seen[static_cast<size_t>(i)], i);
+        }
+        for (int i = 0; i < 1000; ++i) {
+            const double u = uniform01(rng);
+            QVERIFY(u >= 0.0 && u < 1.0);
+        }
     }
 
     // ---- dataset validation ----
