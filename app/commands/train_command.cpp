@@ -5,6 +5,7 @@
 #include "command_line.h"
 #include "commands/commands.h"
 #include "commands/interrupt.h"
+#include "commands/training_console.h"
 
 #include "common/error.h"
 #include "pipeline/model_loading.h"
@@ -22,26 +23,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string clock_text(double seconds)
-{
-    if (seconds < 0)
-        return "?";
-    const long s = static_cast<long>(seconds + 0.5);
-    char buf[32];
-    if (s >= 3600)
-        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-    else
-        std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
-    return buf;
-}
-
 void print_step(const TrainStepStats& s)
 {
     std::fprintf(stderr, "\rstep %d/%d  loss %.4f  acc %.2f  lr %.2g  %.2f it/s  ETA %s   ", s.step, s.total_steps,
                  s.loss, s.accuracy, s.lr, s.steps_per_second, clock_text(s.eta_seconds).c_str());
-    if (s.step == s.total_steps)
-        std::fprintf(stderr, "\n");
-    std::fflush(stderr);
+    finish_progress_line(s.step, s.total_steps);
 }
 
 void print_load(const Progress& p)
@@ -172,10 +158,7 @@ int run_train(const std::vector<std::string>& args)
     }
     const auto result = trainer.train(job, print_step);
     if (result.outcome == Outcome::Cancelled) {
-        std::cerr << "\nstopped at step " << result.steps_done << "/" << config.steps;
-        if (!result.last_checkpoint.empty())
-            std::cerr << "; checkpoint " << result.last_checkpoint.string() << " (continue with --resume)";
-        std::cerr << "\n";
+        print_stopped_run("stopped", result.steps_done, config.steps, result.last_checkpoint);
         return 130;
     }
     std::cout << result.adapter.string() << "\n";

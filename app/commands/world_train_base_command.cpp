@@ -6,6 +6,7 @@
 #include "command_line.h"
 #include "commands/commands.h"
 #include "commands/interrupt.h"
+#include "commands/training_console.h"
 
 #include "common/error.h"
 #include "pretrain/caption_image_set.h"
@@ -29,27 +30,12 @@ namespace {
 // Exit status of a sitting that ended at its time budget: nothing failed, more remains to do.
 constexpr int kExitBudgetReached = 75;
 
-std::string clock_text(double seconds)
-{
-    if (seconds < 0)
-        return "?";
-    const long s = static_cast<long>(seconds + 0.5);
-    char buf[32];
-    if (s >= 3600)
-        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-    else
-        std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
-    return buf;
-}
-
 void print_step(const PretrainStepStats& s)
 {
     std::fprintf(stderr, "\r[%s] step %d/%d  loss %.5f  (%s)  lr %.2g  %.2f it/s  ETA %s   ",
                  pretrain_stage_name(s.stage), s.step, s.total_steps, s.loss, s.terms.c_str(), s.lr,
                  s.steps_per_second, clock_text(s.eta_seconds).c_str());
-    if (s.step == s.total_steps)
-        std::fprintf(stderr, "\n");
-    std::fflush(stderr);
+    finish_progress_line(s.step, s.total_steps);
 }
 
 // One line when a loading or encoding stage starts and when it ends.
@@ -132,11 +118,8 @@ int run_stage(const Options& o, PretrainStage stage, const CaptionImageSet& data
     }
     const auto result = trainer.train(job, print_step, budget);
     if (result.outcome == Outcome::Cancelled) {
-        std::cerr << "\n[" << name << "] " << (result.budget_reached ? "time budget reached" : "stopped") << " at step "
-                  << result.steps_done << "/" << config.steps;
-        if (!result.last_checkpoint.empty())
-            std::cerr << "; checkpoint " << result.last_checkpoint.string() << " (continue with --resume)";
-        std::cerr << "\n";
+        print_stopped_run(std::string("[") + name + "] " + (result.budget_reached ? "time budget reached" : "stopped"),
+                          result.steps_done, config.steps, result.last_checkpoint);
         return result.budget_reached ? kExitBudgetReached : 130;
     }
     std::cerr << "[" << name << "] done: " << result.steps_done - result.first_step << " steps in "
