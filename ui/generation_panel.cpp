@@ -7,6 +7,7 @@
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QRandomGenerator>
@@ -115,7 +116,10 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent)
     form->setContentsMargins(0, 0, 0, 0);
     form->addRow(tr("&Prompt"), m_prompt);
     form->addRow(tr("&Negative"), m_negative);
-    form->addRow(tr("S&eed"), seedRow);
+    // A row that is a layout gets no buddy from QFormLayout, and its label would show the '&'.
+    auto* seedLabel = new QLabel(tr("S&eed"), this);
+    seedLabel->setBuddy(m_seedMode);
+    form->addRow(seedLabel, seedRow);
     form->addRow(tr("S&teps"), m_steps);
     form->addRow(tr("&Guidance"), m_guidance);
     form->addRow(tr("Sa&mpler"), m_sampler);
