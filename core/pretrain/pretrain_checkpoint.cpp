@@ -10,15 +10,12 @@
 #include "tensor_io/safetensors.h"
 #include "tensor_io/state_dict.h"
 #include "training/checkpoint_folder.h"
+#include "training/resume_state.h"
 #include "training/resume_tensors.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 namespace psa {
 
@@ -85,14 +82,12 @@ fs::path PretrainTrainer::Impl::save_checkpoint()
         append_random_state(tensors, generator, order);
         save_safetensors(tmp / "optimizer.safetensors", tensors, {{"format", "psa-pretrain-optimizer/1"}});
 
-        std::ostringstream mt;
-        mt << rng;
         json j;
         j["format"] = kStateFormat;
         j["stage"] = pretrain_stage_name(stage);
         j["step"] = step;
         j["rows"] = model->rows();
-        j["rng_mt19937"] = mt.str();
+        j["rng_mt19937"] = mt19937_text(rng);
         j["order_pos"] = order_pos;
         j["config"] = json::parse(config.to_json());
         write_file_atomic(tmp / "state.json", j.dump(1) + "\n");
@@ -156,10 +151,7 @@ bool PretrainTrainer::Impl::resume()
     load_adamw_state(file, *optimizer, trainable);
     load_random_state(file, generator, order);
     order_pos = j.at("order_pos").get<size_t>();
-    std::istringstream mt(j.at("rng_mt19937").get<std::string>());
-    mt >> rng;
-    if (mt.fail())
-        throw ConfigError(path_message(state_path.string(), "unreadable rng_mt19937 state"));
+    restore_mt19937(rng, j.at("rng_mt19937").get<std::string>(), state_path.string());
     step = ck_step;
     last_checkpoint_step = step;
     resumed = true;
@@ -171,20 +163,9 @@ bool PretrainTrainer::Impl::resume()
 // Drops this stage's log lines after `last_step` (all of them for -1); other stages' lines stay.
 void PretrainTrainer::Impl::truncate_log(int last_step)
 {
-    const auto path = run_dir / "train_log.jsonl";
-    if (!fs::is_regular_file(path))
-        return;
     const std::string tag = std::string("\"stage\": \"") + pretrain_stage_name(stage) + "\"";
-    std::ifstream in(path);
-    std::string kept;
-    for (std::string line; std::getline(in, line);) {
-        const auto pos = line.find("\"step\": ");
-        if (pos == std::string::npos)
-            continue;
-        if (line.find(tag) == std::string::npos || std::atoi(line.c_str() + pos + 8) <= last_step)
-            kept += line + "\n";
-    }
-    write_file_atomic(path, kept);
+    truncate_step_log(run_dir / "train_log.jsonl", last_step,
+                      [&](const std::string& line) { return line.find(tag) != std::string::npos; });
 }
 
 } // namespace psa

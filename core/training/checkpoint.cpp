@@ -8,16 +8,13 @@
 #include "tensor_io/safetensors.h"
 #include "tensor_io/state_dict.h"
 #include "training/checkpoint_folder.h"
+#include "training/resume_state.h"
 #include "training/resume_tensors.h"
 #include "training/trainer_impl.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 namespace psa {
 
@@ -88,12 +85,10 @@ fs::path DpoTrainer::Impl::write_checkpoint()
     save_safetensors(tmp / "optimizer.safetensors", tensors, {{"format", "psa-train-optimizer/1"}});
     written(tmp / "optimizer.safetensors");
 
-    std::ostringstream mt;
-    mt << rng;
     json j;
     j["format"] = kStateFormat;
     j["step"] = step;
-    j["rng_mt19937"] = mt.str();
+    j["rng_mt19937"] = mt19937_text(rng);
     j["order_pos"] = order_pos;
     j["loss_scale"] = loss_scale;
     j["loss_scale_good_steps"] = loss_scale_good_steps;
@@ -141,10 +136,7 @@ bool DpoTrainer::Impl::resume()
                                  data->metadata_path().string() + " now has " + std::to_string(data->size()) +
                                  " usable pairs; the data changed since the checkpoint");
     order_pos = j.at("order_pos").get<size_t>();
-    std::istringstream mt(j.at("rng_mt19937").get<std::string>());
-    mt >> rng;
-    if (mt.fail())
-        throw ConfigError(path_message(state_path.string(), "unreadable rng_mt19937 state"));
+    restore_mt19937(rng, j.at("rng_mt19937").get<std::string>(), state_path.string());
     loss_scale = j.value("loss_scale", loss_scale);
     loss_scale_good_steps = j.value("loss_scale_good_steps", 0);
     step = ck_step;
@@ -155,21 +147,6 @@ bool DpoTrainer::Impl::resume()
     return true;
 }
 
-void DpoTrainer::Impl::truncate_log(int last_step)
-{
-    const auto path = run_dir / "train_log.jsonl";
-    if (!fs::is_regular_file(path))
-        return;
-    std::ifstream in(path);
-    std::string kept;
-    for (std::string line; std::getline(in, line);) {
-        const auto pos = line.find("\"step\": ");
-        if (pos == std::string::npos)
-            continue;
-        if (std::atoi(line.c_str() + pos + 8) <= last_step)
-            kept += line + "\n";
-    }
-    write_file_atomic(path, kept);
-}
+void DpoTrainer::Impl::truncate_log(int last_step) { truncate_step_log(run_dir / "train_log.jsonl", last_step); }
 
 } // namespace psa

@@ -12,6 +12,7 @@
 #include "training/checkpoint_folder.h"
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
+#include "training/resume_state.h"
 #include "training/shuffled_order.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
@@ -548,6 +549,34 @@ private Q_SLOTS:
         QVERIFY(!a.contains("steps"));
         QCOMPARE(trajectory_difference(a, a), std::string());
         QCOMPARE(trajectory_difference(a, b), std::string("\n  seed: checkpoint 2, now 3"));
+    }
+
+    void step_log_is_cut_back_to_the_resumed_step()
+    {
+        test::TempDir tmp;
+        const auto log = tmp / "train_log.jsonl";
+        const auto lines = [&] {
+            std::ifstream in(log);
+            std::string all, line;
+            while (std::getline(in, line))
+                all += line + "|";
+            return all;
+        };
+        truncate_step_log(log, 3); // no log yet: nothing to do
+        QVERIFY(!fs::exists(log));
+        test::write_bytes(log, "{\"step\": 1, \"stage\": \"vae\"}\n{\"step\": 2, \"stage\": \"unet\"}\n"
+                               "{\"step\": 5, \"stage\": \"vae\"}\nnot a step line\n{\"step\": 4, \"stage\": \"unet\"}\n");
+        truncate_step_log(log, 2, [](const std::string& line) { return line.find("\"unet\"") != std::string::npos; });
+        QCOMPARE(lines(), std::string(R"({"step": 1, "stage": "vae"}|{"step": 2, "stage": "unet"}|{"step": 5, "stage": "vae"}|)"));
+        truncate_step_log(log, 1);
+        QCOMPARE(lines(), std::string(R"({"step": 1, "stage": "vae"}|)"));
+
+        std::mt19937 rng(3);
+        rng.discard(5);
+        std::mt19937 back;
+        restore_mt19937(back, mt19937_text(rng), "state.json");
+        QVERIFY(back == rng);
+        QVERIFY(error_of<ConfigError>([&] { restore_mt19937(back, "12 x", "state.json"); }).contains("state.json"));
     }
 
     void shuffled_order_visits_every_index_once_per_pass()
