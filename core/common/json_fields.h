@@ -72,4 +72,24 @@ void fields_from_json(const nlohmann::json& j, const std::string& source_name, C
     });
 }
 
+/// A settings struct as the pretty-printed JSON file text, with its "format" tag.
+template <typename Config, typename FieldTable>
+std::string fields_to_json_text(const Config& config, const FieldTable& table, const char* format)
+{
+    nlohmann::json j = fields_to_json(config, table);
+    j["format"] = format;
+    return j.dump(2) + "\n";
+}
+
+/// A settings struct read from JSON file text: defaults for absent keys, ConfigError naming
+/// `source_name` for malformed text (`what` names the kind of file) or a field of the wrong type.
+template <typename Config, typename FieldTable>
+Config fields_from_json_text(const std::string& text, const std::string& source_name,
+                             const std::string& what, const FieldTable& table)
+{
+    Config config;
+    fields_from_json(parse_json_object_text(text, source_name, what), source_name, config, table);
+    return config;
+}
+
 } // namespace psa

@@ -90,17 +90,12 @@ void PretrainConfig::validate() const
 
 std::string PretrainConfig::to_json() const
 {
-    json j = fields_to_json(*this, visit_fields);
-    j["format"] = "psa-pretrain-config/1";
-    return j.dump(2) + "\n";
+    return fields_to_json_text(*this, visit_fields, "psa-pretrain-config/1");
 }
 
 PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source_name)
 {
-    const json j = parse_json_object_text(text, source_name, "a pretraining configuration");
-    PretrainConfig c;
-    fields_from_json(j, source_name, c, visit_fields);
-    return c;
+    return fields_from_json_text<PretrainConfig>(text, source_name, "a pretraining configuration", visit_fields);
 }
 
 double pretrain_learning_rate(const PretrainConfig& c, int step)

@@ -91,17 +91,12 @@ void TrainConfig::validate() const
 
 std::string TrainConfig::to_json() const
 {
-    json j = fields_to_json(*this, visit_fields);
-    j["format"] = "psa-train-config/1";
-    return j.dump(2) + "\n";
+    return fields_to_json_text(*this, visit_fields, "psa-train-config/1");
 }
 
 TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source_name)
 {
-    const json j = parse_json_object_text(text, source_name, "a training configuration");
-    TrainConfig c;
-    fields_from_json(j, source_name, c, visit_fields);
-    return c;
+    return fields_from_json_text<TrainConfig>(text, source_name, "a training configuration", visit_fields);
 }
 
 void TrainConfig::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
