@@ -4,6 +4,8 @@
 // a descheduled spinner: on 2 shared cores the tiny model's 6-image strip took 15.4 s instead of
 // 0.93 s with the passive policy (docs/benchmarks.md). libgomp reads the variable once, when it is
 // loaded, before main() runs, so the only way to change it is to start the program again.
+// The price is loading the libraries twice: about 0.3-0.4 s more start-up for `psa info`
+// (0.9 -> 1.3 s, measured 2026-11-28); set OMP_WAIT_POLICY yourself to skip it.
 #pragma once
 
 namespace psa {
