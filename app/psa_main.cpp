@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/allocator_tuning.h"
 #include "common/omp_wait_policy.h"
 #include "tensor_io/device.h"
 
@@ -28,6 +29,7 @@ void print_usage()
 int main(int argc, char** argv)
 {
     psa::ensure_passive_omp_wait(argv);
+    psa::keep_freed_tensor_memory();
     psa::app::install_interrupt_handling();
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
         print_usage();

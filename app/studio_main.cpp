@@ -5,6 +5,7 @@
 #include "ui/main_window.h"
 
 #include "common/log.h"
+#include "common/allocator_tuning.h"
 #include "common/omp_wait_policy.h"
 #include "tensor_io/device.h"
 
@@ -20,6 +21,7 @@
 int main(int argc, char** argv)
 {
     psa::ensure_passive_omp_wait(argv); // may re-execute this program once; before any thread starts
+    psa::keep_freed_tensor_memory();
     bool headless = false;
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--headless")

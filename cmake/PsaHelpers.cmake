@@ -43,7 +43,9 @@ function(psa_add_test name)
     # Qt Test's per-function watchdog (300 s by default) gets the test's whole timeout, since a
     # loaded machine can make one training test function take that long.
     math(EXPR function_timeout_ms "${arg_TIMEOUT} * 1000")
+    # Heap allocations of every size, as the apps ask for (common/allocator_tuning.h).
     set(test_env "QT_QPA_PLATFORM=offscreen" "OMP_WAIT_POLICY=PASSIVE" "OPENBLAS_NUM_THREADS=1"
+        "GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912"
         "QTEST_FUNCTION_TIMEOUT=${function_timeout_ms}" ${arg_ENV})
     set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} LABELS "${arg_LABELS}"
         ENVIRONMENT "${test_env}")

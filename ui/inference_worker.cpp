@@ -5,6 +5,7 @@
 #include "ui/model_paths.h"
 #include "ui/output_files.h"
 
+#include "common/allocator_tuning.h"
 #include "common/error.h"
 #include "pipeline/text2image.h"
 
@@ -79,6 +80,7 @@ void InferenceWorker::loadModel(const QString& path, const QString& device, std:
             }
         }
         m_pipeline = std::move(pipeline);
+        psa::release_free_memory(); // the replaced model's weights (common/allocator_tuning.h)
         m_modelPath = path;
         const auto info = describe(path);
         spdlog::info("model {} ready: {} on {} ({})", info.name.toStdString(), info.kind.toStdString(),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/training_worker.h"
 
+#include "common/allocator_tuning.h"
 #include "common/error.h"
 #include "pipeline/model_loading.h"
 #include "training/preference_dataset.h"
@@ -42,6 +43,7 @@ void TrainingWorker::run(const TrainingJob& job, std::stop_token stop)
                             QString::fromStdString(modelDtypeFor(config));
         if (!m_model || key != m_modelKey) {
             m_model.reset(); // free the old weights before the new ones arrive
+            psa::release_free_memory();
             Q_EMIT loading(tr("Loading model %1…").arg(job.modelPath));
             psa::LoadModelOptions options;
             options.device = config.device;

@@ -27,5 +27,7 @@ int run_convert(const std::vector<std::string>& args);
 int run_world(const std::vector<std::string>& args);
 /// `psa world train-base` (routed by the world command): trains the demo base model from scratch.
 int run_world_train_base(const std::vector<std::string>& args);
+/// `psa world train-adapter`: the demo model's PSA adapter, DPO on a generated world's train split.
+int run_world_train_adapter(const std::vector<std::string>& args);
 
 } // namespace psa::app

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// What `psa train` and `psa world train-base` print on stderr about a training run: times as
+// What `psa train`, `psa world train-adapter` and `psa world train-base` print on stderr about a training run: times as
 // clock text, the end of the one-line progress display, and where a stopped run can continue.
 #pragma once
 #include <filesystem>
 #include <string>
 
 namespace psa::app {
+
+/// Exit status of a sitting that ended at its time budget: nothing failed, more remains to do
+/// (continue with --resume).
+constexpr int kExitBudgetReached = 75;
 
 /// "m:ss" or "h:mm:ss", rounded to the second; "?" for a negative (unknown) time.
 std::string clock_text(double seconds);

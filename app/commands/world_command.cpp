@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `psa world`: the synthetic Sage-mini world. Dispatches to generate, train-judge, judge-accuracy,
-// eval and train-base (app/commands/world_train_base_command.cpp); each subcommand only parses
+// eval, train-base and train-adapter (their own files in app/commands); each subcommand only parses
 // options and prints what core returns.
 #include "command_line.h"
 #include "commands/commands.h"
@@ -244,6 +244,7 @@ const std::vector<WorldSubcommand>& world_subcommands()
         {"judge-accuracy", "a judge's accuracy on a generated world's renders", run_judge_accuracy},
         {"eval", "IP, per-category and per-user metrics of a model (and adapter) by the judge", run_world_eval},
         {"train-base", "train the demo base model from scratch on a generated world", run_world_train_base},
+        {"train-adapter", "train the demo model's PSA adapter (DPO) on a generated world", run_world_train_adapter},
     };
     return list;
 }

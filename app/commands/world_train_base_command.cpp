@@ -27,9 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Exit status of a sitting that ended at its time budget: nothing failed, more remains to do.
-constexpr int kExitBudgetReached = 75;
-
 void print_step(const PretrainStepStats& s)
 {
     std::fprintf(stderr, "\r[%s] step %d/%d  loss %.5f  (%s)  lr %.2g  %.2f it/s  ETA %s   ",

@@ -2,6 +2,7 @@
 // common/: progress and cancellation, atomic writes (including a writer killed mid-write), the
 // A1111 parameters text, the XDG data folder, settings written and read through one field table.
 #include "common/a1111_parameters.h"
+#include "common/allocator_tuning.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/json_fields.h"
@@ -12,6 +13,11 @@
 #include <QtTest>
 
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -22,6 +28,24 @@ namespace fs = std::filesystem;
 class TestCommon : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    void large_tensor_sized_blocks_stay_in_the_heap()
+    {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+        psa::keep_freed_tensor_memory();
+        const std::size_t size = 64u << 20; // above glibc's largest mmap threshold (32 MiB)
+        const auto mapped_before = mallinfo2().hblkhd;
+        auto* block = static_cast<char*>(std::malloc(size));
+        QVERIFY(block);
+        std::memset(block, 1, size);
+        const auto info = mallinfo2();
+        std::free(block);
+        QCOMPARE(info.hblkhd, mapped_before); // the block came from the heap, not from a fresh mmap
+        psa::release_free_memory();
+#else
+        QSKIP("glibc's allocator only");
+#endif
+    }
+
     void job_control_reports_rate_and_eta()
     {
         std::vector<Progress> seen;

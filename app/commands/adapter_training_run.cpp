@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "commands/adapter_training_run.h"
+
+#include "commands/interrupt.h"
+#include "commands/training_console.h"
+
+#include "common/error.h"
+#include "pipeline/model_loading.h"
+#include "tensor_io/device.h"
+#include "training/preference_dataset.h"
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <stop_token>
+
+namespace psa::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void print_step(const TrainStepStats& s)
+{
+    std::fprintf(stderr, "\rstep %d/%d  loss %.4f  acc %.2f  lr %.2g  %.2f it/s  ETA %s   ", s.step, s.total_steps,
+                 s.loss, s.accuracy, s.lr, s.steps_per_second, clock_text(s.eta_seconds).c_str());
+    finish_progress_line(s.step, s.total_steps);
+}
+
+void print_load(const Progress& p)
+{
+    if (p.stage == Stage::Load && p.step < p.total) {
+        std::fprintf(stderr, "loading %s...\n", p.detail.c_str());
+        std::fflush(stderr);
+    }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+std::vector<OptionSpec> adapter_training_option_specs()
+{
+    return {
+        {"embeds", true, false, "folder of {User_ID}.npy user embeddings (default: structured profile encoder)"},
+        {"steps", true, false, "optimizer steps"},
+        {"batch", true, false, "pairs per micro-batch"},
+        {"accum", true, false, "micro-batches per optimizer step"},
+        {"lr", true, false, "AdamW learning rate"},
+        {"warmup", true, false, "linear warm-up steps, then constant"},
+        {"beta", true, false, "DPO beta"},
+        {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
+        {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
+        {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
+        {"num-tokens", true, false, "user tokens of the adapter (the reference uses 1)"},
+        {"resolution", true, false, "training size in pixels (default: the model's)"},
+        {"caption-dropout", true, false, "probability of an empty caption"},
+        {"user-dropout", true, false, "probability of the null user"},
+        {"seed", true, false, "seed of the run"},
+        {"tokenizer", true, false, "tokenizer folder for single-file checkpoints"},
+        {"device", true, false, "auto|cpu|cuda|cuda:N (default auto)"},
+        {"mixed-precision", true, false, "auto|no|bf16|fp16: CUDA autocast over fp32 weights (default auto = bf16; "
+                                         "the CPU trains in fp32)"},
+        {"minutes", true, false, "time budget of this sitting; at its end a checkpoint is written and the "
+                                 "command exits with status 75 (continue with --resume)"},
+        {"strict", false, false, "fail on a missing image instead of skipping its pair"},
+    };
+}
+
+TrainConfig starting_train_config(const fs::path& out, bool resume, const TrainConfig& fresh)
+{
+    if (!resume)
+        return fresh;
+    if (const auto ck = DpoTrainer::latest_checkpoint(out))
+        return DpoTrainer::stored_config(*ck);
+    if (fs::is_regular_file(out / "config.json"))
+        return DpoTrainer::stored_config(out);
+    throw InvalidRequest("--resume: " + out.string() + " holds no training run");
+}
+
+void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
+{
+    if (cl.has("embeds")) {
+        c.embeds_dir = cl.get("embeds");
+        c.profile_encoder = "precomputed";
+    }
+    c.steps = cl.get_int("steps", c.steps);
+    c.batch = cl.get_int("batch", c.batch);
+    c.grad_accum = cl.get_int("accum", c.grad_accum);
+    c.lr = cl.get_double("lr", c.lr);
+    c.warmup_steps = cl.get_int("warmup", c.warmup_steps);
+    c.beta_dpo = cl.get_double("beta", c.beta_dpo);
+    c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
+    c.sample_every = cl.get_int("sample-every", c.sample_every);
+    c.num_tokens = cl.get_int("num-tokens", c.num_tokens);
+    c.resolution = cl.get_int("resolution", c.resolution);
+    c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
+    c.user_dropout = cl.get_double("user-dropout", c.user_dropout);
+    if (cl.has("seed"))
+        c.seed = static_cast<std::uint64_t>(cl.get_int("seed", 0));
+    if (cl.has("strict"))
+        c.strict = true;
+    if (cl.has("device"))
+        c.device = cl.get("device");
+    if (cl.has("mixed-precision"))
+        c.mixed_precision = cl.get("mixed-precision");
+    for (const auto& p : cl.get_all("sample-prompt"))
+        c.sample_prompts.push_back(p);
+}
+
+int run_adapter_training(const CommandLine& cl, TrainConfig config, const fs::path& out, bool resume,
+                         double budget_seconds)
+{
+    const auto sitting_start = std::chrono::steady_clock::now();
+    if (config.model.empty())
+        throw InvalidRequest("option --model is required");
+    if (config.data_dir.empty())
+        throw InvalidRequest("option --data is required");
+    if (budget_seconds < 0)
+        throw InvalidRequest("option --minutes must be positive");
+    config.validate();
+
+    // Ctrl-C and the end of the time budget both stop the run the same way: within one step, with a
+    // checkpoint. The budget stops before a step that would pass it, judged by the last step's time.
+    InterruptGuard interrupt;
+    std::stop_source stop;
+    std::stop_callback forward_interrupt(interrupt.token(), [&stop] { stop.request_stop(); });
+    bool budget_reached = false;
+    JobControl job(stop.get_token(), print_load);
+    LoadModelOptions lo;
+    lo.device = config.device;
+    lo.tokenizer_dir = cl.get("tokenizer");
+    const auto device = choose_device(config.device);
+    if (device.is_cpu() || config.mixed_precision == "no")
+        lo.dtype = "fp32";
+    else
+        lo.dtype = config.mixed_precision == "fp16" ? "fp16" : "bf16";
+    auto model = load_model(config.model, lo, job);
+    if (!model)
+        return 130;
+
+    DpoTrainer trainer(model, config, out);
+    const auto& report = trainer.dataset().report();
+    std::cerr << "data: " << report.pairs << " pairs, " << trainer.dataset().users().size() << " users";
+    if (report.skipped_missing)
+        std::cerr << ", " << report.skipped_missing << " skipped (missing images)";
+    std::cerr << "\n";
+    if (resume) {
+        if (trainer.resume())
+            std::cerr << "resuming at step " << trainer.step() << "/" << config.steps << "\n";
+        else
+            std::cerr << "no checkpoint in " << out.string() << " yet: starting at step 0\n";
+    }
+    const auto on_step = [&](const TrainStepStats& s) {
+        print_step(s);
+        if (budget_seconds > 0 && s.step < s.total_steps &&
+            seconds_since(sitting_start) + s.step_seconds > budget_seconds) {
+            budget_reached = true;
+            stop.request_stop();
+        }
+    };
+    const auto result = trainer.train(job, on_step);
+    if (result.outcome == Outcome::Cancelled) {
+        const bool by_budget = budget_reached && !interrupt.token().stop_requested();
+        print_stopped_run(by_budget ? "time budget reached" : "stopped", result.steps_done, config.steps,
+                          result.last_checkpoint);
+        return by_budget ? kExitBudgetReached : 130;
+    }
+    std::cout << result.adapter.string() << "\n";
+    std::cerr << "done in " << clock_text(result.seconds) << "\n";
+    return 0;
+}
+
+} // namespace psa::app

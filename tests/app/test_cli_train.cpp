@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `psa train` and `psa world train-adapter` end to end on the tiny fixture model and a small
+// generated world: a sitting that ends at its time budget exits 75 with a checkpoint, --resume
+// continues it to the final adapter, and bad options are one-line errors naming the option.
+#include "support/parity.h"
+#include "tensor_io/safetensors.h"
+
+#include <QProcess>
+#include <QtTest>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+QString psa_bin() { return QString::fromLocal8Bit(qgetenv("PSA_CLI")); }
+
+Run run_psa(const QStringList& args)
+{
+    QProcess p;
+    p.start(psa_bin(), args);
+    p.waitForFinished(600000);
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+QString q(const fs::path& p) { return QString::fromStdString(p.string()); }
+
+QString tiny() { return q(psa::test::require_fixtures() / "tiny-sd"); }
+
+int checkpoint_count(const fs::path& run)
+{
+    int n = 0;
+    if (fs::is_directory(run / "checkpoints"))
+        for (const auto& e : fs::directory_iterator(run / "checkpoints"))
+            n += e.path().filename().string().rfind("step-", 0) == 0;
+    return n;
+}
+
+} // namespace
+
+class TestCliTrain : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(!psa_bin().isEmpty(), "PSA_CLI must name the psa binary");
+        world_ = std::make_unique<psa::test::TempDir>();
+        const auto r = run_psa({"world", "generate", "--out", q(world_->path() / "w"), "--seed", "3", "--users", "6",
+                                "--pairs-per-concept", "2", "--mixed", "4", "--plain", "2"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY(fs::is_regular_file(world_->path() / "w" / "train" / "metadata.jsonl"));
+    }
+
+    void world_train_adapter_sits_resumes_and_finishes()
+    {
+        psa::test::TempDir dir;
+        const auto run = dir.path() / "run";
+        const QStringList common = {"--out", q(run), "--device", "cpu", "--checkpoint-every", "0"};
+        // A budget of 0.6 s: loading fits, a few steps do not; the sitting stops with a checkpoint.
+        auto r = run_psa(QStringList{"world", "train-adapter", "--data", q(world_->path() / "w"), "--model", tiny(),
+                                     "--steps", "400", "--batch", "1", "--num-tokens", "2", "--minutes", "0.01"} +
+                         common);
+        QVERIFY2(r.code == 75, qPrintable(r.err));
+        QVERIFY2(r.err.contains("time budget reached"), qPrintable(r.err));
+        QCOMPARE(checkpoint_count(run), 1);
+        QVERIFY(!fs::exists(run / "adapter.safetensors"));
+
+        // Resumed with fewer steps: the stored settings (2 user tokens) hold, the run completes.
+        r = run_psa({"world", "train-adapter", "--out", q(run), "--resume", "--steps", "3"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("resuming at step"), qPrintable(r.err));
+        QCOMPARE(r.out.trimmed(), q(run / "adapter.safetensors"));
+        const auto adapter = psa::SafetensorsFile::open(run / "adapter.safetensors");
+        QCOMPARE(adapter.metadata().at("num_tokens"), std::string("2"));
+    }
+
+    void train_and_world_train_adapter_refuse_bad_options()
+    {
+        psa::test::TempDir dir;
+        auto r = run_psa({"world", "train-adapter", "--out", q(dir.path() / "r"), "--data", q(dir.path())});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("option --data") && r.err.contains("neither a generated world"), qPrintable(r.err));
+        r = run_psa({"world", "train-adapter", "--out", q(dir.path() / "r"), "--resume"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("holds no training run"), qPrintable(r.err));
+        r = run_psa({"train", "--model", tiny(), "--data", q(world_->path() / "w" / "train"), "--out",
+                     q(dir.path() / "t"), "--minutes", "-1"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--minutes"), qPrintable(r.err));
+        r = run_psa({"train", "--model", tiny(), "--data", q(world_->path() / "w" / "train"), "--out",
+                     q(dir.path() / "t"), "--steps", "many"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--steps"), qPrintable(r.err));
+    }
+
+private:
+    std::unique_ptr<psa::test::TempDir> world_;
+};
+
+QTEST_APPLESS_MAIN(TestCliTrain)
+#include "test_cli_train.moc"
