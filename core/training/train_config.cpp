@@ -41,6 +41,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("num_tokens", c.num_tokens);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
+    v("init_adapter", c.init_adapter);
     v("device", c.device);
     v("mixed_precision", c.mixed_precision);
     v("seed", c.seed);

@@ -42,6 +42,10 @@ struct TrainConfig {
     int num_tokens = 1;             ///< user tokens (the reference uses 1)
     bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
     std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
+    /// Adapter file (psa::save_adapter's layout) a new run starts from instead of a fresh
+    /// initialisation: fine-tuning a shipped or earlier adapter. It must match num_tokens and the
+    /// profile encoder (the trainer refuses a mismatch); a resumed run never reads it.
+    std::string init_adapter;
 
     // ---- precision and device ----
     std::string device = "auto";           ///< see choose_device()

@@ -12,6 +12,7 @@
 #include "pipeline/text2image.h"
 #include "profiles/profile_encoder.h"
 #include "tensor_io/image_tensor.h"
+#include "training/starting_adapter.h"
 #include "training/step_pace.h"
 #include "training/trainer_impl.h"
 
@@ -115,7 +116,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     }
     // Seeded initialisation: proj like torch.nn.Linear (U(+-1/sqrt(fan_in)), as the reference's
     // PSAProjection), LayerNorm 1/0, user key/value maps and the null user zero, so that a new
-    // adapter leaves the UNet unchanged and the reference pass equals the frozen model.
+    // adapter leaves the UNet unchanged and the policy starts equal to the reference (the frozen
+    // model with the hook off, dpo_step.cpp).
     m->generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
     {
         torch::NoGradGuard no_grad;
@@ -129,6 +131,18 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
         uniform(proj.weight);
         uniform(proj.bias);
         m->adapter->user_proj->norm->weight.fill_(1.0);
+    }
+    // Fine-tuning an existing adapter: its weights replace the fresh ones (the draws above still
+    // happen, so the generator's stream does not depend on the start). A run folder that holds
+    // checkpoints can only be continued (resume() restores the adapter, train() refuses a fresh
+    // start there), so the file is not read then and may have moved since.
+    if (!c.init_adapter.empty() && !latest_checkpoint(m->run_dir)) {
+        const auto start =
+            load_starting_adapter(*m->adapter, c.init_adapter, mc.unet->cross_attention_layers());
+        if (!start.base_model.empty() && start.base_model != mc.name)
+            spdlog::warn("training: {} was trained on {}, this run trains on {}", c.init_adapter, start.base_model,
+                         mc.name);
+        spdlog::info("training: starting from the adapter {}", c.init_adapter);
     }
     m->adapter->to(m->device, torch::kFloat);
     m->adapter->train();

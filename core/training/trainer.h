@@ -61,8 +61,11 @@ class DpoTrainer {
 public:
     /// Validates the config (InvalidRequest), loads the preference data (see
     /// PreferenceDataset::load), freezes the model's own parameters and builds a fresh adapter
-    /// (seeded by config.seed) and its AdamW optimizer. On the CPU the model must be fp32; on CUDA
-    /// it may be fp16/bf16 and runs under autocast (config.mixed_precision), the adapter in fp32.
+    /// (seeded by config.seed) and its AdamW optimizer. With config.init_adapter, and a run folder
+    /// without checkpoints, the adapter starts at that file's weights instead (ConfigError naming
+    /// the file and each mismatch when its tokens or profile encoder differ from the run's); the
+    /// reference stays the model without adapter. On the CPU the model must be fp32; on CUDA it
+    /// may be fp16/bf16 and runs under autocast (config.mixed_precision), the adapter in fp32.
     DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig config, std::filesystem::path run_dir);
     ~DpoTrainer();
     DpoTrainer(const DpoTrainer&) = delete;

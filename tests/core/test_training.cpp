@@ -2,7 +2,9 @@
 // The personalized Diffusion-DPO trainer: loss parity with PSAlign (fixture 8, incl. the saturated
 // case), learning a per-user preference on the tiny fixture model, bit-identical resume on the CPU,
 // a checkpoint write killed by SIGKILL leaving the previous one loadable, divergence handling,
-// sample images, and Sage dataset validation.
+// sample images, runs that start from an adapter file (and refuse one that does not fit), and
+// Sage dataset validation.
+#include "adapter/adapter_file_info.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
@@ -455,6 +457,116 @@ private Q_SLOTS:
         QCOMPARE(r.steps_done, c.steps);
     }
 
+    // ---- starting from an adapter file ----
+
+    void run_starts_from_an_adapter_file()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        JobControl job;
+        auto c = small_config(tmp / "data");
+        c.num_tokens = 2;
+        {
+            DpoTrainer earlier(model, c, tmp / "earlier");
+            QCOMPARE(earlier.train(job).outcome, Outcome::Completed);
+        }
+        const auto file = tmp / "earlier" / "adapter.safetensors";
+        const auto info = read_adapter_file_info(file);
+        QCOMPARE(info.num_tokens, int64_t{2});
+        QCOMPARE(info.profile_encoder, std::string("structured"));
+        QVERIFY(info.learned_null_user);
+        QCOMPARE(info.layer_dims.size(), model->unet->cross_attention_layers().size());
+
+        // At step 0 the run holds exactly the file's weights (another seed would start elsewhere).
+        auto fine = c;
+        fine.seed = 99;
+        fine.init_adapter = file.string();
+        DpoTrainer started(model, fine, tmp / "fine");
+        started.save_adapter(tmp / "step0.safetensors");
+        const auto expected = read_tensors(file);
+        const auto step0 = read_tensors(tmp / "step0.safetensors");
+        QCOMPARE(step0.size(), expected.size());
+        for (const auto& [name, t] : expected) {
+            QVERIFY2(step0.count(name), name.c_str());
+            QVERIFY2(torch::equal(t, step0.at(name)), qPrintable(QString::fromStdString(name + " differs")));
+        }
+
+        // The reference stays the model without adapter: the same error as a fresh run's, while
+        // the policy (the file's adapter) predicts differently from it. A fresh adapter does not.
+        auto plain = fine;
+        plain.init_adapter.clear();
+        DpoTrainer fresh(model, plain, tmp / "fresh");
+        const auto at_start = started.evaluate(0, 1, 5);
+        const auto at_fresh = fresh.evaluate(0, 1, 5);
+        QCOMPARE(at_start.ref_mse, at_fresh.ref_mse);
+        QVERIFY2(std::abs(at_fresh.model_mse - at_fresh.ref_mse) <= 1e-7 * at_fresh.ref_mse,
+                 qPrintable(QString("fresh %1 vs %2").arg(at_fresh.model_mse).arg(at_fresh.ref_mse)));
+        QVERIFY2(std::abs(at_start.model_mse - at_start.ref_mse) > 1e-5 * at_start.ref_mse,
+                 qPrintable(QString("from file %1 vs %2").arg(at_start.model_mse).arg(at_start.ref_mse)));
+
+        // It trains on; stopped and resumed, the run takes its weights from the checkpoint, so the
+        // starting file may have moved meanwhile. The run records where it started from.
+        std::stop_source stop;
+        JobControl stoppable(stop.get_token(), {});
+        const auto first = started.train(stoppable, [&](const TrainStepStats& s) {
+            if (s.step == 2)
+                stop.request_stop();
+        });
+        QCOMPARE(first.outcome, Outcome::Cancelled);
+        fs::rename(file, tmp / "moved.safetensors");
+        DpoTrainer resumed(model, fine, tmp / "fine");
+        QVERIFY(resumed.resume());
+        QCOMPARE(resumed.step(), 2);
+        QCOMPARE(resumed.train(job).outcome, Outcome::Completed);
+        QCOMPARE(DpoTrainer::stored_config(tmp / "fine").init_adapter, file.string());
+        const auto trained = read_tensors(tmp / "fine" / "adapter.safetensors");
+        QVERIFY(!torch::equal(trained.at("user_proj.proj.weight"), expected.at("user_proj.proj.weight")));
+    }
+
+    void mismatching_adapter_file_is_refused_naming_it()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 1);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.steps = 1;
+        c.num_tokens = 2;
+        {
+            JobControl job;
+            DpoTrainer earlier(model, c, tmp / "earlier");
+            QCOMPARE(earlier.train(job).outcome, Outcome::Completed);
+        }
+        const auto file = (tmp / "earlier" / "adapter.safetensors").string();
+        const auto refusal = [&](TrainConfig config) {
+            config.init_adapter = file;
+            return error_of<ConfigError>([&] { DpoTrainer t(model, config, tmp / "run"); });
+        };
+        auto one_token = c;
+        one_token.num_tokens = 1;
+        auto msg = refusal(one_token);
+        QVERIFY2(msg.startsWith(QString::fromStdString(file) + ": 2 user tokens, the run asks for 1"), qPrintable(msg));
+        auto no_null = c;
+        no_null.learned_null_user = false;
+        msg = refusal(no_null);
+        QVERIFY2(msg.contains(QString::fromStdString(file)) && msg.contains("learned null user"), qPrintable(msg));
+        auto both = no_null;
+        both.num_tokens = 4;
+        msg = refusal(both); // every mismatch at once
+        QVERIFY2(msg.contains("asks for 4") && msg.contains("learned null user"), qPrintable(msg));
+
+        // Weights that are no adapter, and a missing file, are named too.
+        auto unet = c;
+        unet.init_adapter = (test::require_fixtures() / "tiny-sd" / "unet" / "diffusion_pytorch_model.safetensors").string();
+        msg = error_of<ModelLoadError>([&] { DpoTrainer t(model, unet, tmp / "run"); });
+        QVERIFY2(msg.contains("diffusion_pytorch_model.safetensors: not a PSA adapter"), qPrintable(msg));
+        auto missing = c;
+        missing.init_adapter = (tmp / "none.safetensors").string();
+        msg = error_of<IoError>([&] { DpoTrainer t(model, missing, tmp / "run"); });
+        QVERIFY2(msg.contains("none.safetensors"), qPrintable(msg));
+        QVERIFY(!fs::exists(tmp / "run")); // nothing was started
+    }
+
     void sample_images_and_log_are_written()
     {
         test::TempDir tmp;
@@ -494,9 +606,11 @@ private Q_SLOTS:
         c.sample_prompts = {"a", "b"};
         c.sample_seeds = {1, 2, 3};
         c.seed = 1ull << 40;
+        c.init_adapter = "/adapters/demo/adapter.safetensors";
         const auto back = TrainConfig::from_json(c.to_json(), "test");
         QCOMPARE(back.to_json(), c.to_json());
         QCOMPARE(back.seed, c.seed);
+        QCOMPARE(back.init_adapter, c.init_adapter);
         QVERIFY(error_of<ConfigError>([] { TrainConfig::from_json("{\"steps\": \"many\"}", "x.json"); })
                     .contains("steps"));
         auto bad = c;

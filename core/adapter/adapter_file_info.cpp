@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "adapter/adapter_file_info.h"
+
+#include "common/error.h"
+#include "tensor_io/safetensors.h"
+#include "tensor_io/state_dict.h"
+
+#include <nlohmann/json.hpp>
+
+namespace psa {
+
+AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
+{
+    const auto file = SafetensorsFile::open(path);
+    const std::string what = path.string();
+    const auto need = [&](const std::string& name) -> const TensorInfo& {
+        if (!file.contains(name))
+            throw ModelLoadError(what + ": not a PSA adapter (no tensor \"" + name + "\")");
+        return file.info(name);
+    };
+    // The shapes decide the sizes (the reference's files have no metadata): proj maps user_dim
+    // to num_tokens x cross_dim, and norm is cross_dim wide.
+    const auto& proj = need("user_proj.proj.weight");
+    const auto& norm = need("user_proj.norm.weight");
+    if (proj.shape.size() != 2 || norm.shape.size() != 1 || norm.shape[0] == 0 ||
+        proj.shape[0] % norm.shape[0] != 0)
+        throw ModelLoadError(what + ": user_proj shapes " + shape_string(proj.shape) + " and " +
+                             shape_string(norm.shape) + " do not form a projection to tokens");
+    AdapterFileInfo info;
+    info.cross_attention_dim = norm.shape[0];
+    info.user_dim = proj.shape[1];
+    info.num_tokens = proj.shape[0] / norm.shape[0];
+    for (int i = 0;; ++i) {
+        const std::string key = "psa_adapter." + std::to_string(i) + ".to_k_user.0.weight";
+        if (!file.contains(key))
+            break;
+        const auto& k = file.info(key);
+        if (k.shape.size() != 2)
+            throw ModelLoadError(what + ": " + key + " is not a matrix");
+        info.layer_dims.push_back(k.shape[0]);
+    }
+    info.learned_null_user = file.contains("null_user_embedding");
+
+    const auto& meta = file.metadata();
+    const auto get = [&](const char* key, const std::string& fallback) {
+        const auto it = meta.find(key);
+        return it == meta.end() ? fallback : it->second;
+    };
+    info.profile_encoder = get("profile_encoder", "precomputed");
+    info.profile_encoder_version = get("profile_encoder_version", "");
+    info.base_model = get("base_model", "");
+    if (const auto cats = get("categories", ""); !cats.empty()) {
+        try {
+            info.categories = nlohmann::json::parse(cats).get<std::vector<std::string>>();
+        } catch (const nlohmann::json::exception&) {
+            throw ModelLoadError(what + ": metadata \"categories\" is not a JSON list of names");
+        }
+    }
+    return info;
+}
+
+} // namespace psa
