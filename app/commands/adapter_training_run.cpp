@@ -4,6 +4,7 @@
 #include "commands/interrupt.h"
 #include "commands/training_console.h"
 
+#include "adapter/adapter_file_info.h"
 #include "common/error.h"
 #include "pipeline/model_loading.h"
 #include "tensor_io/device.h"
@@ -56,7 +57,9 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
-        {"num-tokens", true, false, "user tokens of the adapter (the reference uses 1)"},
+        {"num-tokens", true, false, "user tokens of the adapter (the reference uses 1; with --init-adapter: the file's)"},
+        {"init-adapter", true, false, "adapter .safetensors a new run starts from (fine-tunes it) instead of a fresh "
+                                      "adapter; it decides the user tokens"},
         {"resolution", true, false, "training size in pixels (default: the model's)"},
         {"caption-dropout", true, false, "probability of an empty caption"},
         {"user-dropout", true, false, "probability of the null user"},
@@ -97,6 +100,18 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
     c.sample_every = cl.get_int("sample-every", c.sample_every);
     c.num_tokens = cl.get_int("num-tokens", c.num_tokens);
+    if (cl.has("init-adapter")) {
+        c.init_adapter = cl.get("init-adapter");
+        // The file decides the user tokens unless --num-tokens is given; the trainer then refuses
+        // a count that differs from the file's, naming both.
+        if (!cl.has("num-tokens")) {
+            try {
+                c.num_tokens = static_cast<int>(read_adapter_file_info(c.init_adapter).num_tokens);
+            } catch (const Error& e) {
+                throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
+            }
+        }
+    }
     c.resolution = cl.get_int("resolution", c.resolution);
     c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
     c.user_dropout = cl.get_double("user-dropout", c.user_dropout);
@@ -155,6 +170,9 @@ int run_adapter_training(const CommandLine& cl, TrainConfig config, const fs::pa
         else
             std::cerr << "no checkpoint in " << out.string() << " yet: starting at step 0\n";
     }
+    if (trainer.step() == 0 && !config.init_adapter.empty())
+        std::cerr << "starting from the adapter " << config.init_adapter << " (" << config.num_tokens
+                  << " user token" << (config.num_tokens == 1 ? "" : "s") << ")\n";
     const auto on_step = [&](const TrainStepStats& s) {
         print_step(s);
         if (budget_seconds > 0 && s.step < s.total_steps &&

@@ -20,7 +20,9 @@ std::vector<OptionSpec> adapter_training_option_specs();
 /// newest checkpoint of `out` (or its config.json). Throws InvalidRequest when `out` holds no run.
 TrainConfig starting_train_config(const std::filesystem::path& out, bool resume, const TrainConfig& fresh);
 
-/// Options given on the command line override `config`.
+/// Options given on the command line override `config`. --init-adapter also takes the file's
+/// user-token count unless --num-tokens is given (InvalidRequest naming the option when the file
+/// is not a readable adapter).
 void apply_adapter_training_options(const CommandLine& cl, TrainConfig& config);
 
 /// Loads config.model, trains into `out` (continuing its newest checkpoint when `resume`) and

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `psa train` and `psa world train-adapter` end to end on the tiny fixture model and a small
 // generated world: a sitting that ends at its time budget exits 75 with a checkpoint, --resume
-// continues it to the final adapter, and bad options are one-line errors naming the option.
+// continues it to the final adapter, --init-adapter fine-tunes an earlier run's adapter, and bad
+// options are one-line errors naming the option.
 #include "support/parity.h"
 #include "tensor_io/safetensors.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QtTest>
+
+#include <algorithm>
+#include <string>
 
 namespace fs = std::filesystem;
 
@@ -31,12 +37,21 @@ QString q(const fs::path& p) { return QString::fromStdString(p.string()); }
 
 QString tiny() { return q(psa::test::require_fixtures() / "tiny-sd"); }
 
-int checkpoint_count(const fs::path& run)
+// The step-NNNNNNNN folders of a run; `newest_step` is the largest N (0 when none).
+int checkpoint_count(const fs::path& run, int* newest_step = nullptr)
 {
     int n = 0;
+    if (newest_step)
+        *newest_step = 0;
     if (fs::is_directory(run / "checkpoints"))
-        for (const auto& e : fs::directory_iterator(run / "checkpoints"))
-            n += e.path().filename().string().rfind("step-", 0) == 0;
+        for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
+            const auto name = e.path().filename().string();
+            if (name.rfind("step-", 0) != 0)
+                continue;
+            ++n;
+            if (newest_step)
+                *newest_step = std::max(*newest_step, std::stoi(name.substr(5)));
+        }
     return n;
 }
 
@@ -66,16 +81,57 @@ private Q_SLOTS:
                          common);
         QVERIFY2(r.code == 75, qPrintable(r.err));
         QVERIFY2(r.err.contains("time budget reached"), qPrintable(r.err));
-        QCOMPARE(checkpoint_count(run), 1);
+        int stopped_at = 0;
+        QCOMPARE(checkpoint_count(run, &stopped_at), 1);
+        QVERIFY(stopped_at >= 1 && stopped_at < 400);
         QVERIFY(!fs::exists(run / "adapter.safetensors"));
 
-        // Resumed with fewer steps: the stored settings (2 user tokens) hold, the run completes.
-        r = run_psa({"world", "train-adapter", "--out", q(run), "--resume", "--steps", "3"});
+        // Resumed with fewer steps (two past the sitting's, which depends on the machine's speed):
+        // the stored settings (2 user tokens) hold, the run completes.
+        r = run_psa({"world", "train-adapter", "--out", q(run), "--resume", "--steps", QString::number(stopped_at + 2)});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY2(r.err.contains("resuming at step"), qPrintable(r.err));
         QCOMPARE(r.out.trimmed(), q(run / "adapter.safetensors"));
         const auto adapter = psa::SafetensorsFile::open(run / "adapter.safetensors");
         QCOMPARE(adapter.metadata().at("num_tokens"), std::string("2"));
+    }
+
+    void world_train_adapter_starts_from_an_adapter_file()
+    {
+        psa::test::TempDir dir;
+        const QStringList tiny_run = {"--model", tiny(), "--device", "cpu", "--steps", "2", "--batch", "1",
+                                      "--checkpoint-every", "0"};
+        const QString world = q(world_->path() / "w");
+        auto r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "first"),
+                                     "--num-tokens", "2"} +
+                         tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QString start = q(dir.path() / "first" / "adapter.safetensors");
+
+        // Fine-tuning it: the file decides the user tokens (the demo recipe's default is 4).
+        const auto second = dir.path() / "second";
+        r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(second), "--init-adapter", start} +
+                    tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("starting from the adapter " + start + " (2 user tokens)"), qPrintable(r.err));
+        QCOMPARE(r.out.trimmed(), q(second / "adapter.safetensors"));
+        const auto adapter = psa::SafetensorsFile::open(second / "adapter.safetensors");
+        QCOMPARE(adapter.metadata().at("num_tokens"), std::string("2"));
+        QFile config(q(second / "config.json"));
+        QVERIFY(config.open(QIODevice::ReadOnly));
+        QCOMPARE(QJsonDocument::fromJson(config.readAll()).object().value("init_adapter").toString(), start);
+
+        // A token count that contradicts the file is refused, naming the file; so is a missing file.
+        r = run_psa(QStringList{"train", "--data", q(world_->path() / "w" / "train"), "--out", q(dir.path() / "third"),
+                                "--init-adapter", start, "--num-tokens", "3"} +
+                    tiny_run);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(start + ": 2 user tokens, the run asks for 3"), qPrintable(r.err));
+        r = run_psa(QStringList{"train", "--data", q(world_->path() / "w" / "train"), "--out", q(dir.path() / "third"),
+                                "--init-adapter", q(dir.path() / "none.safetensors")} +
+                    tiny_run);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("option --init-adapter") && r.err.contains("none.safetensors"), qPrintable(r.err));
     }
 
     void train_and_world_train_adapter_refuse_bad_options()
