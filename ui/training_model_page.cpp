@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/training_model_page.h"
 
+#include "ui/model_paths.h"
+
 #include "common/error.h"
 #include "common/paths.h"
 #include "profiles/categories.h"
+#include "training/train_config.h"
 #include "training/trainer.h"
 
 #include <QButtonGroup>
@@ -53,6 +56,16 @@ QString newRunFolder()
                                                             QStringLiteral("yyyyMMdd-HHmmss")));
 }
 
+// The bundled demo adapter when `model` is the bundled demo model and the adapter has shipped
+// beside it; empty otherwise.
+QString bundledDemoAdapter(const QString& model)
+{
+    const QString demo = QFileInfo(demoModelDir()).canonicalFilePath();
+    if (demo.isEmpty() || QFileInfo(model).canonicalFilePath() != demo)
+        return {};
+    return adapterBesideModel(demo);
+}
+
 } // namespace
 
 TrainingModelPage::TrainingModelPage(QWidget* parent) : QWizardPage(parent)
@@ -75,11 +88,26 @@ TrainingModelPage::TrainingModelPage(QWidget* parent) : QWizardPage(parent)
 
     m_fresh =
         new QRadioButton(tr("Start a &new adapter (it leaves the model unchanged until trained)"));
+    m_fromAdapter = new QRadioButton(tr("Start from an &adapter file (fine-tune it on this data)"));
+    m_fromAdapter->setObjectName(QStringLiteral("startFromAdapter"));
     m_continue = new QRadioButton(tr("&Continue an earlier run from its last checkpoint"));
     m_fresh->setChecked(true);
     auto* group = new QButtonGroup(this);
     group->addButton(m_fresh);
+    group->addButton(m_fromAdapter);
     group->addButton(m_continue);
+
+    m_initAdapter = new QLineEdit;
+    m_initAdapter->setObjectName(QStringLiteral("initAdapterPath"));
+    m_initAdapter->setAccessibleName(tr("Starting adapter file"));
+    m_initAdapter->setPlaceholderText(tr("adapter .safetensors"));
+    auto* adapterButton = new QPushButton(tr("Bro&wse…"));
+    auto* adapterRow = new QHBoxLayout;
+    adapterRow->setContentsMargins(24, 0, 0, 0); // under its choice
+    adapterRow->addWidget(m_initAdapter, 1);
+    adapterRow->addWidget(adapterButton);
+    m_initAdapterInfo = errorLabel(QStringLiteral("initAdapterInfo"));
+    m_initAdapterInfo->setContentsMargins(24, 0, 0, 0);
 
     m_run = new QLineEdit;
     m_run->setObjectName(QStringLiteral("runFolder"));
@@ -90,18 +118,27 @@ TrainingModelPage::TrainingModelPage(QWidget* parent) : QWizardPage(parent)
     runRow->addWidget(runButton);
     m_runInfo = errorLabel(QStringLiteral("runInfo"));
 
+    // Rows whose field is a layout get no buddy from QFormLayout, so the labels name theirs (else
+    // the '&' would show).
+    auto* modelLabel = new QLabel(tr("Base &model:"));
+    modelLabel->setBuddy(m_model);
+    auto* runLabel = new QLabel(tr("R&un folder:"));
+    runLabel->setBuddy(m_run);
     auto* form = new QFormLayout;
-    form->addRow(tr("Base &model:"), modelRow);
+    form->addRow(modelLabel, modelRow);
     form->addRow(QString(), m_modelError);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addSpacing(8);
     layout->addWidget(new QLabel(tr("Starting adapter:")));
     layout->addWidget(m_fresh);
+    layout->addWidget(m_fromAdapter);
+    layout->addLayout(adapterRow);
+    layout->addWidget(m_initAdapterInfo);
     layout->addWidget(m_continue);
     layout->addSpacing(8);
     auto* runForm = new QFormLayout;
-    runForm->addRow(tr("R&un folder:"), runRow);
+    runForm->addRow(runLabel, runRow);
     runForm->addRow(QString(), m_runInfo);
     layout->addLayout(runForm);
     layout->addStretch(1);
@@ -109,12 +146,26 @@ TrainingModelPage::TrainingModelPage(QWidget* parent) : QWizardPage(parent)
     connect(folderButton, &QPushButton::clicked, this, &TrainingModelPage::browseModelFolder);
     connect(fileButton, &QPushButton::clicked, this, &TrainingModelPage::browseModelFile);
     connect(runButton, &QPushButton::clicked, this, &TrainingModelPage::browseRunFolder);
-    connect(m_model, &QLineEdit::textChanged, this, &TrainingModelPage::refresh);
+    connect(adapterButton, &QPushButton::clicked, this, &TrainingModelPage::browseInitAdapter);
+    connect(m_model, &QLineEdit::textChanged, this, [this] {
+        if (!m_startChosen)
+            chooseDefaultStart();
+        refresh();
+    });
     connect(m_run, &QLineEdit::textChanged, this, &TrainingModelPage::refresh);
-    connect(m_fresh, &QRadioButton::toggled, this, &TrainingModelPage::refresh);
+    connect(m_initAdapter, &QLineEdit::textChanged, this, &TrainingModelPage::refresh);
+    // Typing a path means starting from that file.
+    connect(m_initAdapter, &QLineEdit::textEdited, this, [this] {
+        m_startChosen = true;
+        m_fromAdapter->setChecked(true);
+    });
+    connect(group, &QButtonGroup::buttonClicked, this, [this] { m_startChosen = true; });
+    for (auto* choice : {m_fresh, m_fromAdapter, m_continue})
+        connect(choice, &QRadioButton::toggled, this, &TrainingModelPage::refresh);
 
     // The bundled demo model is the natural default on a fresh installation (once its weights
-    // exist: a development tree may hold its configs before the model has been trained).
+    // exist: a development tree may hold its configs before the model has been trained). Setting
+    // it also preselects its bundled adapter, when that has shipped (chooseDefaultStart).
     const fs::path demo = psa::resource_dir() / "models" / "demo";
     if (fs::exists(demo / "model_index.json") &&
         fs::exists(demo / "unet" / "diffusion_pytorch_model.safetensors"))
@@ -144,7 +195,36 @@ bool TrainingModelPage::continueRun() const
 }
 void TrainingModelPage::setContinueRun(bool continueRun)
 {
+    m_startChosen = true;
     (continueRun ? m_continue : m_fresh)->setChecked(true);
+}
+bool TrainingModelPage::startFromAdapter() const
+{
+    return m_fromAdapter->isChecked();
+}
+QString TrainingModelPage::initAdapterPath() const
+{
+    return m_initAdapter->text().trimmed();
+}
+void TrainingModelPage::setInitAdapterPath(const QString& path)
+{
+    m_startChosen = true;
+    m_initAdapter->setText(path);
+    m_fromAdapter->setChecked(true);
+}
+
+void TrainingModelPage::applyStart(psa::TrainConfig& config) const
+{
+    if (continueRun())
+        return;
+    if (!startFromAdapter() || !m_adapterInfo) {
+        config.init_adapter.clear();
+        return;
+    }
+    config.init_adapter = initAdapterPath().toStdString();
+    config.num_tokens = static_cast<int>(m_adapterInfo->num_tokens);
+    if (m_adapterInfo->learned_null_user)
+        config.learned_null_user = true; // kept and trained further
 }
 void TrainingModelPage::setStoredConfigHandler(std::function<void(const psa::TrainConfig&)> handler)
 {
@@ -156,8 +236,66 @@ void TrainingModelPage::initializePage()
     refresh();
 }
 
+void TrainingModelPage::chooseDefaultStart()
+{
+    // On the bundled demo model the natural start is its shipped adapter, once it exists.
+    const QString demoAdapter = bundledDemoAdapter(modelPath());
+    if (!demoAdapter.isEmpty()) {
+        m_initAdapter->setText(demoAdapter);
+        m_fromAdapter->setChecked(true);
+    } else if (m_fromAdapter->isChecked()) {
+        m_initAdapter->clear();
+        m_fresh->setChecked(true);
+    }
+}
+
+void TrainingModelPage::checkInitAdapter()
+{
+    m_adapterInfo.reset();
+    const QString path = initAdapterPath();
+    if (!startFromAdapter()) {
+        showProblem(m_initAdapterInfo, QString(), false);
+        return;
+    }
+    if (path.isEmpty()) {
+        showProblem(m_initAdapterInfo, tr("Choose the adapter file (.safetensors) to fine-tune."),
+                    false);
+        return;
+    }
+    if (!QFileInfo(path).isFile()) {
+        showProblem(m_initAdapterInfo, tr("%1 does not exist.").arg(path), true);
+        return;
+    }
+    psa::AdapterFileInfo info;
+    try {
+        info = psa::read_adapter_file_info(path.toStdString());
+    } catch (const psa::Error& e) {
+        showProblem(m_initAdapterInfo, QString::fromUtf8(e.what()), true);
+        return;
+    }
+    if (info.profile_encoder != "structured") {
+        showProblem(m_initAdapterInfo,
+                    tr("This adapter reads precomputed profile embeddings; the wizard trains with "
+                       "the structured profile encoder (use psa train --embeds for this one)."),
+                    true);
+        return;
+    }
+    const QString trainedOn =
+        info.base_model.empty() ? tr("an unnamed model") : QString::fromStdString(info.base_model);
+    const QString tokens =
+        info.num_tokens == 1 ? tr("1 user token") : tr("%1 user tokens").arg(info.num_tokens);
+    showProblem(m_initAdapterInfo,
+                tr("%1, %2 attention layers, trained on %3.")
+                    .arg(tokens)
+                    .arg(info.layer_dims.size())
+                    .arg(trainedOn),
+                false);
+    m_adapterInfo = info;
+}
+
 void TrainingModelPage::refresh()
 {
+    checkInitAdapter();
     const QString model = modelPath();
     if (model.isEmpty())
         showProblem(m_modelError, tr("Choose the model to train the adapter for."), false);
@@ -195,6 +333,8 @@ bool TrainingModelPage::isComplete() const
 {
     if (modelPath().isEmpty() || !QFileInfo::exists(modelPath()) || runFolder().isEmpty())
         return false;
+    if (startFromAdapter() && !m_adapterInfo)
+        return false;
     const bool hasCheckpoint =
         psa::DpoTrainer::latest_checkpoint(runFolder().toStdString()).has_value();
     return continueRun() == hasCheckpoint;
@@ -229,6 +369,14 @@ void TrainingModelPage::browseModelFile()
         this, tr("Single-file checkpoint"), modelPath(), tr("Checkpoints (*.safetensors)"));
     if (!file.isEmpty())
         m_model->setText(file);
+}
+
+void TrainingModelPage::browseInitAdapter()
+{
+    const QString file = QFileDialog::getOpenFileName(
+        this, tr("Adapter to start from"), initAdapterPath(), tr("Adapters (*.safetensors)"));
+    if (!file.isEmpty())
+        setInitAdapterPath(file);
 }
 
 void TrainingModelPage::browseRunFolder()

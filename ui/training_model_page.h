@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Wizard page 2: the base model, what the adapter starts from (new, or an earlier run continued
-// from its newest checkpoint) and the run folder.
+// Wizard page 2: the base model, what the adapter starts from (new, an adapter file to fine-tune,
+// or an earlier run continued from its newest checkpoint) and the run folder.
 #pragma once
+#include "adapter/adapter_file_info.h"
+
 #include <QWizardPage>
 
 #include <functional>
+#include <optional>
 
 class QLabel;
 class QLineEdit;
@@ -28,6 +31,15 @@ public:
     /// True when the run folder's newest checkpoint is to be continued.
     bool continueRun() const;
     void setContinueRun(bool continueRun);
+    /// True when a new run starts from the adapter file initAdapterPath().
+    bool startFromAdapter() const;
+    QString initAdapterPath() const;
+    /// Chooses "start from an adapter file" with `path`.
+    void setInitAdapterPath(const QString& path);
+    /// Writes the chosen start into `config`: the adapter file and its user-token count (the file
+    /// decides it; the wizard has no field for it), none for a new adapter, and nothing when
+    /// continuing (the stored settings say what that run started from).
+    void applyStart(psa::TrainConfig& config) const;
     /// Called with the stored settings of a run chosen to continue (to fill the settings page).
     void setStoredConfigHandler(std::function<void(const psa::TrainConfig&)> handler);
 
@@ -37,16 +49,26 @@ public:
 
 private:
     void refresh();
+    void checkInitAdapter();
+    void chooseDefaultStart();
     void browseModelFolder();
     void browseModelFile();
+    void browseInitAdapter();
     void browseRunFolder();
 
     QLineEdit* m_model = nullptr;
     QLabel* m_modelError = nullptr;
     QRadioButton* m_fresh = nullptr;
+    QRadioButton* m_fromAdapter = nullptr;
     QRadioButton* m_continue = nullptr;
+    QLineEdit* m_initAdapter = nullptr;
+    QLabel* m_initAdapterInfo = nullptr;
     QLineEdit* m_run = nullptr;
     QLabel* m_runInfo = nullptr;
+    /// The chosen adapter file's header, when it is one the wizard can train from.
+    std::optional<psa::AdapterFileInfo> m_adapterInfo;
+    /// The person (or a caller) chose the start; until then it follows the model (demo adapter).
+    bool m_startChosen = false;
     std::function<void(const psa::TrainConfig&)> m_onStoredConfig;
 };
 

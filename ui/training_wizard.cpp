@@ -65,6 +65,7 @@ TrainingWizard::TrainingWizard(QWidget* parent) : QWizard(parent)
             m_settingsPage->readSettings().value_or(TrainingSettingsPage::defaultSettings());
         job.config.model = job.modelPath.toStdString();
         job.config.data_dir = m_dataPage->dataFolder().toStdString();
+        m_modelPage->applyStart(job.config);
         return job;
     });
     // Continuing a run takes its stored settings and data folder, so the resumed run is the same

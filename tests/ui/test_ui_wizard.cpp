@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The training wizard (offscreen) on the tiny fixture model: a few DPO steps from the wizard's
-// pages to Finish with the plot receiving every step; pause and resume continue the same run;
-// closing asks first, cancel leaves a checkpoint, and a later run continues from it.
+// pages to Finish with the plot receiving every step; a run started from an adapter file (checked
+// at the field; the demo model preselects its bundled adapter); pause and resume continue the same
+// run; closing asks first, cancel leaves a checkpoint, and a later run continues from it.
 #include "ui/plot_training_curves.h"
 #include "ui/training_data_page.h"
 #include "ui/training_controller.h"
+#include "ui/training_model_page.h"
 #include "ui/training_run_page.h"
 #include "ui/training_wizard.h"
 
@@ -17,6 +19,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMetaEnum>
+#include <QRadioButton>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -130,6 +136,27 @@ class TestUiWizard : public QObject {
     Q_OBJECT
     std::unique_ptr<test::TempDir> m_tmp;
     fs::path m_data;
+    QString m_adapter;
+
+    // A genuine adapter of the tiny model with 2 user tokens: one step of a run, made once.
+    QString trainedAdapter()
+    {
+        if (!m_adapter.isEmpty())
+            return m_adapter;
+        ui::TrainingController controller;
+        auto j = job(m_data, m_tmp->path() / "run-start", 1);
+        j.config.num_tokens = 2;
+        controller.start(j);
+        if (!QTest::qWaitFor([&] { return !controller.isBusy(); }, kTimeoutMs) ||
+            controller.state() != State::Completed) {
+            qWarning("the starting adapter's run ended %s: %s",
+                     QMetaEnum::fromType<State>().valueToKey(int(controller.state())),
+                     qPrintable(controller.errorMessage()));
+            return {};
+        }
+        m_adapter = controller.adapterPath();
+        return m_adapter;
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -189,6 +216,100 @@ private Q_SLOTS:
         wizard.button(QWizard::FinishButton)->click();
         QCOMPARE(ready.count(), 1);
         QCOMPARE(ready.front().front().toString(), adapter);
+    }
+
+    void model_page_starts_from_an_adapter_file()
+    {
+        const QString adapter = trainedAdapter();
+        QVERIFY(!adapter.isEmpty());
+        const auto run = m_tmp->path() / "run-from-adapter";
+        ui::TrainingWizard wizard;
+        wizard.setDataFolder(QString::fromStdString(m_data.string()));
+        wizard.setModelPath(QString::fromStdString(tinyModel().string()));
+        wizard.setRunFolder(QString::fromStdString(run.string()));
+        wizard.setSettings(tinySettings(2)); // 1 user token: the file's 2 must win
+        wizard.show();
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::ModelPageId));
+        auto* page = wizard.findChild<ui::TrainingModelPage*>();
+        auto* choice = wizard.findChild<QRadioButton*>("startFromAdapter");
+        auto* path = wizard.findChild<QLineEdit*>("initAdapterPath");
+        auto* info = wizard.findChild<QLabel*>("initAdapterInfo");
+        QVERIFY(page && choice && path && info);
+        QVERIFY(!choice->isChecked()); // the tiny model ships no adapter: a new one by default
+        QVERIFY(page->isComplete());
+
+        choice->click();
+        QVERIFY(!page->isComplete()); // no file chosen yet
+        const QString missing =
+            QString::fromStdString((m_tmp->path() / "no-such.safetensors").string());
+        path->setText(missing);
+        QVERIFY(!page->isComplete());
+        QVERIFY2(info->text().contains(missing + " does not exist"), qPrintable(info->text()));
+        QVERIFY(!info->styleSheet().isEmpty()); // shown as a problem at the field
+        const QString unet = QString::fromStdString(
+            (tinyModel() / "unet" / "diffusion_pytorch_model.safetensors").string());
+        path->setText(unet);
+        QVERIFY(!page->isComplete());
+        QVERIFY2(info->text().contains("not a PSA adapter"), qPrintable(info->text()));
+        path->setText(adapter);
+        QVERIFY2(page->isComplete(), qPrintable(info->text()));
+        QVERIFY2(info->text().contains("2 user tokens"), qPrintable(info->text()));
+        QVERIFY(info->styleSheet().isEmpty());
+
+        wizard.next();
+        wizard.next(); // "Start training"
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::RunPageId));
+        auto* controller = wizard.controller();
+        QCOMPARE(QString::fromStdString(controller->job().config.init_adapter), adapter);
+        QCOMPARE(controller->job().config.num_tokens, 2);
+        QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Completed ||
+                                     controller->state() == State::Failed,
+                                 kTimeoutMs);
+        QVERIFY2(controller->state() == State::Completed, qPrintable(controller->errorMessage()));
+    }
+
+    void demo_model_preselects_its_bundled_adapter()
+    {
+        // A stand-in installation (PSA_RESOURCES) whose demo model is the tiny one with an adapter
+        // beside it, as the real demo model will have once its adapter ships.
+        const QString adapter = trainedAdapter();
+        QVERIFY(!adapter.isEmpty());
+        const auto resources = m_tmp->path() / "resources";
+        const auto demo = resources / "models" / "demo";
+        fs::create_directories(demo);
+        for (const auto& e : fs::directory_iterator(test::source_dir() / "resources"))
+            if (e.path().filename() != "models")
+                fs::create_directory_symlink(e.path(), resources / e.path().filename());
+        for (const auto& e : fs::directory_iterator(tinyModel()))
+            fs::create_symlink(e.path(), demo / e.path().filename());
+        fs::copy_file(adapter.toStdString(), demo / "adapter.safetensors");
+        qputenv("PSA_RESOURCES", QByteArray::fromStdString(resources.string()));
+        const auto restore = qScopeGuard([] { qunsetenv("PSA_RESOURCES"); });
+
+        ui::TrainingModelPage page;
+        const auto canonical = [](const QString& p) { return QFileInfo(p).canonicalFilePath(); };
+        const QString demoDir = QString::fromStdString(demo.string());
+        const QString demoAdapter =
+            canonical(QString::fromStdString((demo / "adapter.safetensors").string()));
+        QCOMPARE(canonical(page.modelPath()), canonical(demoDir));
+        QVERIFY(page.startFromAdapter());
+        QCOMPARE(canonical(page.initAdapterPath()), demoAdapter);
+        QVERIFY(page.isComplete());
+        // Until the person chooses, the start follows the model.
+        page.setModelPath(QString::fromStdString(tinyModel().string()));
+        QVERIFY(!page.startFromAdapter());
+        QVERIFY(page.initAdapterPath().isEmpty());
+        page.setModelPath(demoDir);
+        QVERIFY(page.startFromAdapter());
+        psa::TrainConfig config;
+        page.applyStart(config);
+        QCOMPARE(canonical(QString::fromStdString(config.init_adapter)), demoAdapter);
+        // A file the person chose stays when the model changes.
+        page.setInitAdapterPath(adapter);
+        page.setModelPath(QString::fromStdString(tinyModel().string()));
+        QVERIFY(page.startFromAdapter());
+        QCOMPARE(page.initAdapterPath(), adapter);
     }
 
     void data_page_generates_a_sage_mini_world()
