@@ -132,6 +132,12 @@ GenerationPanel::SeedMode GenerationPanel::seedMode() const
     return static_cast<SeedMode>(m_seedMode->currentData().toInt());
 }
 
+void GenerationPanel::offerPrompt(const QString& prompt)
+{
+    if (!prompt.isEmpty() && m_prompt->toPlainText().trimmed().isEmpty())
+        m_prompt->setPlainText(prompt);
+}
+
 void GenerationPanel::setSeedMode(SeedMode mode)
 {
     m_seedMode->setCurrentIndex(m_seedMode->findData(static_cast<int>(mode)));

@@ -41,6 +41,9 @@ public:
 
     SeedMode seedMode() const;
     void setSeedMode(SeedMode mode);
+    /// Puts `prompt` into the prompt box when the box is empty (a model's example prompt on first
+    /// start); never replaces what the person wrote.
+    void offerPrompt(const QString& prompt);
     std::uint64_t lastSeed() const { return m_lastSeed; }
 
     void saveSettings(QSettings& settings) const;

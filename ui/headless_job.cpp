@@ -32,7 +32,12 @@ QString runHeadlessJob(const HeadlessOptions& options, const std::function<void(
         t2i.load_adapter(adapter.toStdString());
 
     psa::GenerationRequest r;
-    r.prompt = options.prompt.toStdString();
+    QString prompt = options.prompt.trimmed();
+    if (prompt.isEmpty())
+        prompt = examplePrompt(modelPath);
+    if (prompt.isEmpty())
+        prompt = QString::fromUtf8(kFallbackPrompt);
+    r.prompt = prompt.toStdString();
     r.seed = options.seed;
     r.steps = options.steps;
     const auto presets = psa::load_level_presets(psa::CategorySet::builtin());
@@ -44,7 +49,7 @@ QString runHeadlessJob(const HeadlessOptions& options, const std::function<void(
         r.conditions.push_back({"L" + std::to_string(p.level), p, 1.0});
     }
     note(QStringLiteral("rendering \"%1\" (seed %2, %3 steps) at %4 level(s) on %5")
-             .arg(options.prompt).arg(options.seed).arg(options.steps).arg(r.conditions.size()).arg(modelPath));
+             .arg(prompt).arg(options.seed).arg(options.steps).arg(r.conditions.size()).arg(modelPath));
     const auto result = t2i.generate(r, job);
 
     const QString dir = QDir(outputsDir()).filePath(

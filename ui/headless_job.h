@@ -7,9 +7,12 @@
 
 namespace psa::ui {
 
+/// The headless prompt for a model that suggests none.
+inline const char* const kFallbackPrompt = "a lighthouse on a rocky coast at sunset";
+
 struct HeadlessOptions {
     QString model; // empty: the startup model (demo model, else the last one used)
-    QString prompt = QStringLiteral("a lighthouse on a rocky coast at sunset");
+    QString prompt; // empty: the model's example prompt (examplePrompt), else kFallbackPrompt
     std::uint64_t seed = 1;
     int steps = 20;
 };

@@ -294,6 +294,7 @@ void MainWindow::wireController()
     connect(m_controller, &GenerationController::modelChanged, this, [this](const ModelInfo& info) {
         m_modelPanel->showModel(info);
         m_generation->setModelSize(info.defaultSize, info.latentFactor);
+        m_generation->offerPrompt(examplePrompt(info.path));
         m_safety->setAdapterAvailable(!info.adapterName.isEmpty());
         rememberRecentModel(info.path);
         statusBar()->showMessage(tr("Model %1 ready").arg(info.name), 5000);

@@ -4,7 +4,10 @@
 #include "profiles/categories.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 
 namespace psa::ui {
 
@@ -29,6 +32,15 @@ QString startupModel(const QString& commandLine, const QString& lastUsed)
     if (!lastUsed.isEmpty() && QFileInfo::exists(lastUsed))
         return lastUsed;
     return {};
+}
+
+QString examplePrompt(const QString& modelPath)
+{
+    QFile file(QDir(modelPath).filePath(QStringLiteral("model_index.json")));
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    const auto doc = QJsonDocument::fromJson(file.readAll());
+    return doc.object().value(QStringLiteral("_psa_example_prompt")).toString().trimmed();
 }
 
 QString adapterBesideModel(const QString& modelPath)

@@ -29,6 +29,9 @@
 #include <QComboBox>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QDoubleSpinBox>
 #include <QLineEdit>
 #include <QMimeData>
@@ -55,6 +58,17 @@ fs::path model_with_adapter(const fs::path& dir)
 {
     const auto model_dir = dir / "tiny-sd";
     fs::copy(psa::test::require_fixtures() / "tiny-sd", model_dir, fs::copy_options::recursive);
+    {   // the example prompt a model folder may suggest (as the demo model does)
+        QFile index(QString::fromStdString((model_dir / "model_index.json").string()));
+        if (!index.open(QIODevice::ReadOnly))
+            qFatal("cannot read the copied model_index.json");
+        auto object = QJsonDocument::fromJson(index.readAll()).object();
+        index.close();
+        object.insert(QStringLiteral("_psa_example_prompt"), QStringLiteral("a red cube on a table"));
+        if (!index.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            qFatal("cannot write the copied model_index.json");
+        index.write(QJsonDocument(object).toJson());
+    }
     psa::JobControl job;
     psa::LoadModelOptions lo;
     lo.device = "cpu";
@@ -128,11 +142,28 @@ private Q_SLOTS:
         QCOMPARE(m_window->controller()->model().adapterName, QStringLiteral("adapter.safetensors"));
         QVERIFY(m_window->modelPanel()->summaryText().contains(QStringLiteral("CPU")) ||
                 m_window->modelPanel()->summaryText().contains(QStringLiteral("CUDA")));
+        // First start: the empty prompt box took the model's example prompt.
+        QCOMPARE(child<QPlainTextEdit>(m_window.get(), "prompt")->toPlainText(), QStringLiteral("a red cube on a table"));
         m_window->generationPanel()->setSeedMode(GenerationPanel::SeedMode::Fixed);
         child<QLineEdit>(m_window.get(), "seed")->setText(QStringLiteral("42"));
     }
 
     void cleanupTestCase() { m_window.reset(); }
+
+    void example_prompt_never_replaces_what_was_written()
+    {
+        QCOMPARE(examplePrompt(QString::fromStdString(m_model.string())), QStringLiteral("a red cube on a table"));
+        QVERIFY(examplePrompt(QString::fromStdString((psa::test::require_fixtures() / "tiny-sd").string())).isEmpty());
+        auto* prompt = child<QPlainTextEdit>(m_window.get(), "prompt");
+        const QString before = prompt->toPlainText();
+        prompt->setPlainText(QStringLiteral("my own words"));
+        m_window->generationPanel()->offerPrompt(QStringLiteral("something else"));
+        QCOMPARE(prompt->toPlainText(), QStringLiteral("my own words"));
+        prompt->clear();
+        m_window->generationPanel()->offerPrompt(QStringLiteral("something else"));
+        QCOMPARE(prompt->toPlainText(), QStringLiteral("something else"));
+        prompt->setPlainText(before);
+    }
 
     void standard_shortcuts_are_bound()
     {
