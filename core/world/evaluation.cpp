@@ -237,6 +237,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
             level.banned = presets.at(static_cast<size_t>(level.level)).banned_categories();
         level.metrics = compute_level_metrics(per_level[l], concept_categories, report.categories,
                                               {level.banned.begin(), level.banned.end()});
+        level.judged = std::move(per_level[l]);
         report.levels.push_back(std::move(level));
     }
     report.pass_rate_unseen_base = pass_rate(unseen_base, unseen_bans, concept_categories);

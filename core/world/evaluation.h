@@ -49,6 +49,7 @@ struct WorldEvalLevel {
     std::string label;               ///< "L0".."L5"
     std::vector<std::string> banned; ///< the level preset's bans
     LevelMetrics metrics;
+    std::vector<JudgedPrompt> judged; ///< per prompt, in prompt order: what the judge saw
 };
 
 struct WorldEvalReport {
