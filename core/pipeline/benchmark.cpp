@@ -136,7 +136,8 @@ void bench_parts(const BenchOptions& o, ModelComponents& m, const std::string& n
     rows.push_back(measure(o, m.device, job, {name, "UNet, batch 2", px, dev},
                            [&] { (void)m.unet->forward(sample, t, text); }));
     rows.push_back(measure(o, m.device, job, {name, "VAE decode", px, dev}, [&] { (void)m.vae->decode(latents); }));
-    rows.push_back(measure(o, m.device, job, {name, "text encode", "77 tokens", dev},
+    rows.push_back(measure(o, m.device, job,
+                           {name, "text encode", std::to_string(m.text_config.max_position_embeddings) + " tokens", dev},
                            [&] { (void)m.text_encoder->encode(ids, 0); }));
 }
 
