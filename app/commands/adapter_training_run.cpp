@@ -42,8 +42,6 @@ double seconds_since(std::chrono::steady_clock::time_point start)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-} // namespace
-
 std::vector<OptionSpec> adapter_training_option_specs()
 {
     return {
@@ -127,6 +125,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         c.sample_prompts.push_back(p);
 }
 
+// Loads config.model, trains into `out` and prints the adapter's path on stdout; see the header.
 int run_adapter_training(const CommandLine& cl, TrainConfig config, const fs::path& out, bool resume,
                          double budget_seconds)
 {
@@ -191,6 +190,32 @@ int run_adapter_training(const CommandLine& cl, TrainConfig config, const fs::pa
     std::cout << result.adapter.string() << "\n";
     std::cerr << "done in " << clock_text(result.seconds) << "\n";
     return 0;
+}
+
+} // namespace
+
+int run_adapter_training_command(const std::vector<std::string>& args, const AdapterTrainingCommand& command)
+{
+    std::vector<OptionSpec> specs = command.leading_specs;
+    for (auto& s : adapter_training_option_specs())
+        specs.push_back(std::move(s));
+    specs.push_back({"resume", false, false, "continue the run in --out from its newest checkpoint"});
+    specs.push_back({"help", false, false, "show this help"});
+    CommandLine cl(args, specs);
+    if (cl.has("help")) {
+        std::cout << usage_text(command.name, command.synopsis, specs) << command.help_text
+                  << "Ctrl-C stops within one step and writes a checkpoint; --resume continues it.\n";
+        return 0;
+    }
+    const fs::path out = cl.require("out");
+    const bool resume = cl.has("resume");
+    auto config = starting_train_config(out, resume, command.fresh);
+    if (cl.has("model"))
+        config.model = cl.get("model");
+    if (cl.has("data"))
+        config.data_dir = command.data_folder ? command.data_folder(cl.get("data")) : cl.get("data");
+    apply_adapter_training_options(cl, config);
+    return run_adapter_training(cl, config, out, resume, cl.get_double("minutes", 0) * 60.0);
 }
 
 } // namespace psa::app

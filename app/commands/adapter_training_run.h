@@ -8,28 +8,30 @@
 #include "training/train_config.h"
 
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace psa::app {
 
-/// The schedule, adapter, precision and device options of a DPO run (not model, data, out,
-/// resume or help, whose wording differs per command).
-std::vector<OptionSpec> adapter_training_option_specs();
+/// What differs between the DPO training commands; everything else (the schedule, adapter,
+/// precision and device options, --minutes, --resume, Ctrl-C) is shared.
+struct AdapterTrainingCommand {
+    std::string name;                      ///< for the usage line, e.g. "world train-adapter"
+    std::string synopsis;
+    std::vector<OptionSpec> leading_specs; ///< model, data and out, in the command's own words
+    TrainConfig fresh;                     ///< the settings of a new run before options apply
+    /// --data as given -> the split folder the trainer reads (empty: used as given). Throws
+    /// InvalidRequest naming the option for a folder it cannot use.
+    std::function<std::string(const std::filesystem::path&)> data_folder;
+    std::string help_text;                 ///< printed under the options, ends with a newline
+};
 
-/// The settings a run starts from: `fresh` for a new run; with `resume`, the ones stored in the
-/// newest checkpoint of `out` (or its config.json). Throws InvalidRequest when `out` holds no run.
-TrainConfig starting_train_config(const std::filesystem::path& out, bool resume, const TrainConfig& fresh);
-
-/// Options given on the command line override `config`. --init-adapter also takes the file's
-/// user-token count unless --num-tokens is given (InvalidRequest naming the option when the file
-/// is not a readable adapter).
-void apply_adapter_training_options(const CommandLine& cl, TrainConfig& config);
-
-/// Loads config.model, trains into `out` (continuing its newest checkpoint when `resume`) and
-/// prints the adapter's path on stdout. `budget_seconds` > 0 ends the sitting, with a checkpoint,
-/// before the next step would pass it (loading counts). Returns 0 when the run completed,
-/// kExitBudgetReached at the budget, 130 when stopped by Ctrl-C.
-int run_adapter_training(const CommandLine& cl, TrainConfig config, const std::filesystem::path& out, bool resume,
-                         double budget_seconds);
+/// Parses `args` and runs one DPO training sitting: a resumed run starts from the settings stored
+/// in --out, a new one from command.fresh, and options given override either. Prints the
+/// adapter's path on stdout. `--minutes` ends the sitting, with a checkpoint, before the next step
+/// would pass it (loading counts). Returns 0 when the run completed, kExitBudgetReached at the
+/// budget, 130 when stopped by Ctrl-C.
+int run_adapter_training_command(const std::vector<std::string>& args, const AdapterTrainingCommand& command);
 
 } // namespace psa::app

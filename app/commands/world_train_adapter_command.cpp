@@ -12,7 +12,7 @@
 #include "training/train_config.h"
 
 #include <filesystem>
-#include <iostream>
+#include <sstream>
 
 namespace psa::app {
 
@@ -53,37 +53,24 @@ std::string split_folder(const fs::path& data)
 
 int run_world_train_adapter(const std::vector<std::string>& args)
 {
-    const TrainConfig d = demo_adapter_defaults();
-    std::vector<OptionSpec> specs = {
+    AdapterTrainingCommand c;
+    c.name = "world train-adapter";
+    c.synopsis = "--data WORLD --out RUN_DIR [options]";
+    c.leading_specs = {
         {"data", true, false, "generated world (its train split is read) or a Sage split folder (required for a new run)"},
         {"model", true, false, "base model (default: the bundled demo model)"},
         {"out", true, false, "run folder: checkpoints, config.json, final adapter.safetensors (required)"}};
-    for (auto& s : adapter_training_option_specs())
-        specs.push_back(std::move(s));
-    specs.push_back({"resume", false, false, "continue the run in --out from its newest checkpoint"});
-    specs.push_back({"help", false, false, "show this help"});
-    CommandLine cl(args, specs);
-    if (cl.has("help")) {
-        std::cout << usage_text("world train-adapter", "--data WORLD --out RUN_DIR [options]", specs)
-                  << "Trains the demo model's PSA adapter with personalized Diffusion-DPO on the world's pairs.\n"
-                     "Defaults (the demo recipe): steps "
-                  << d.steps << ", batch " << d.batch << ", lr " << d.lr << ", warm-up " << d.warmup_steps << ", beta "
-                  << d.beta_dpo << ", " << d.num_tokens << " user tokens, caption dropout " << d.caption_dropout
-                  << ", user dropout " << d.user_dropout
-                  << ".\nCtrl-C stops within one step and writes a checkpoint; --resume continues it.\n";
-        return 0;
-    }
-    const fs::path out = cl.require("out");
-    const bool resume = cl.has("resume");
-    auto config = starting_train_config(out, resume, d);
-    if (cl.has("model"))
-        config.model = cl.get("model");
-    if (cl.has("data"))
-        config.data_dir = split_folder(cl.get("data"));
-    else if (!resume)
-        throw InvalidRequest("option --data is required");
-    apply_adapter_training_options(cl, config);
-    return run_adapter_training(cl, config, out, resume, cl.get_double("minutes", 0) * 60.0);
+    c.fresh = demo_adapter_defaults();
+    c.data_folder = split_folder;
+    const TrainConfig& d = c.fresh;
+    std::ostringstream help;
+    help << "Trains the demo model's PSA adapter with personalized Diffusion-DPO on the world's pairs.\n"
+            "Defaults (the demo recipe): steps "
+         << d.steps << ", batch " << d.batch << ", lr " << d.lr << ", warm-up " << d.warmup_steps << ", beta "
+         << d.beta_dpo << ", " << d.num_tokens << " user tokens, caption dropout " << d.caption_dropout
+         << ", user dropout " << d.user_dropout << ".\n";
+    c.help_text = help.str();
+    return run_adapter_training_command(args, c);
 }
 
 } // namespace psa::app
