@@ -3,29 +3,11 @@
 #include "support/test_support.h"
 #include "tensor_io/safetensors.h"
 
-#include <QProcess>
 #include <QtTest>
 #include <torch/torch.h>
 
 namespace fs = std::filesystem;
-
-namespace {
-
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-Run run_psa(const QStringList& args)
-{
-    QProcess p;
-    p.start(QString::fromLocal8Bit(qgetenv("PSA_CLI")), args);
-    p.waitForFinished(120000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
-
-} // namespace
+using psa::test::run_psa;
 
 class TestCli : public QObject {
     Q_OBJECT

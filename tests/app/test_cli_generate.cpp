@@ -14,23 +14,9 @@
 #include <csignal>
 
 namespace fs = std::filesystem;
+using psa::test::run_psa;
 
 namespace {
-
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-QString psa_bin() { return QString::fromLocal8Bit(qgetenv("PSA_CLI")); }
-
-Run run_psa(const QStringList& args)
-{
-    QProcess p;
-    p.start(psa_bin(), args);
-    p.waitForFinished(300000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
 
 QString tiny() { return QString::fromStdString((psa::test::require_fixtures() / "tiny-sd").string()); }
 
@@ -48,7 +34,7 @@ std::vector<fs::path> pngs(const fs::path& dir)
 class TestCliGenerate : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() { QVERIFY2(!psa_bin().isEmpty(), "PSA_CLI must name the psa binary"); }
+    void initTestCase() { QVERIFY2(!psa::test::psa_cli().isEmpty(), "PSA_CLI must name the psa binary"); }
 
     void generate_writes_pngs_with_settings()
     {
@@ -107,7 +93,7 @@ private Q_SLOTS:
     {
         psa::test::TempDir dir;
         QProcess p;
-        p.start(psa_bin(), {"generate", "--model", tiny(), "--prompt", "x", "--steps", "1000", "--device", "cpu",
+        p.start(psa::test::psa_cli(), {"generate", "--model", tiny(), "--prompt", "x", "--steps", "1000", "--device", "cpu",
                             "--out", QString::fromStdString(dir.path().string())});
         QVERIFY(p.waitForStarted());
         QString err;

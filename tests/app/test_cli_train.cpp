@@ -8,30 +8,15 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QtTest>
 
 #include <algorithm>
 #include <string>
 
 namespace fs = std::filesystem;
+using psa::test::run_psa;
 
 namespace {
-
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-QString psa_bin() { return QString::fromLocal8Bit(qgetenv("PSA_CLI")); }
-
-Run run_psa(const QStringList& args)
-{
-    QProcess p;
-    p.start(psa_bin(), args);
-    p.waitForFinished(600000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
 
 QString q(const fs::path& p) { return QString::fromStdString(p.string()); }
 
@@ -62,7 +47,7 @@ class TestCliTrain : public QObject {
 private Q_SLOTS:
     void initTestCase()
     {
-        QVERIFY2(!psa_bin().isEmpty(), "PSA_CLI must name the psa binary");
+        QVERIFY2(!psa::test::psa_cli().isEmpty(), "PSA_CLI must name the psa binary");
         world_ = std::make_unique<psa::test::TempDir>();
         const auto r = run_psa({"world", "generate", "--out", q(world_->path() / "w"), "--seed", "3", "--users", "6",
                                 "--pairs-per-concept", "2", "--mixed", "4", "--plain", "2"});

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "support/test_support.h"
 
+#include <QProcess>
+
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -49,6 +51,19 @@ void write_bytes(const fs::path& path, const std::string& bytes)
 {
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+QString psa_cli()
+{
+    return QString::fromLocal8Bit(qgetenv("PSA_CLI"));
+}
+
+CliRun run_psa(const QStringList& args)
+{
+    QProcess p;
+    p.start(psa_cli(), args);
+    p.waitForFinished(600000);
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
 
 } // namespace psa::test

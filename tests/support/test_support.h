@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 #include <QString>
+#include <QStringList>
 
 #include <filesystem>
 
@@ -26,6 +27,18 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// The `psa` binary the CLI tests run: $PSA_CLI (set by tests/CMakeLists.txt); empty when unset.
+QString psa_cli();
+
+/// One finished run of the `psa` binary: exit code and what it printed.
+struct CliRun {
+    int code = -1;
+    QString out, err;
+};
+/// Runs psa_cli() with `args` and waits for it (at most 10 minutes; ctest's timeout is the real
+/// limit).
+CliRun run_psa(const QStringList& args);
 
 /// Writes raw bytes (test inputs we build ourselves, malformed files included).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
