@@ -47,6 +47,10 @@ function(psa_add_test name)
     set(test_env "QT_QPA_PLATFORM=offscreen" "OMP_WAIT_POLICY=PASSIVE" "OPENBLAS_NUM_THREADS=1"
         "GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912"
         "QTEST_FUNCTION_TIMEOUT=${function_timeout_ms}" ${arg_ENV})
+    if(PSA_SANITIZE)
+        # UBSan reports a finding and carries on by default; under ctest a finding must fail the test.
+        list(APPEND test_env "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
+    endif()
     set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} LABELS "${arg_LABELS}"
         ENVIRONMENT "${test_env}")
 endfunction()
