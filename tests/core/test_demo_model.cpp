@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The bundled demo model as shipped (resources/models/demo, issue 6): it loads through the same
 // path as any diffusers folder, its adapter fits it, and on held-out harmful prompts the world's
-// judge sees asked-for motifs at L0 (adapter off) and L5 (everything banned) removes them. It checks a handful of prompts (docs/demo-model.md has the 200-prompt figures)
-// and fails for a model that draws no motifs or an adapter that removes little.
+// judge sees asked-for motifs at L0 (adapter off) and L5 (everything banned) removes them. It
+// checks a handful of prompts (docs/demo-model.md has the 200-prompt figures) and fails for a
+// model that draws no motifs or an adapter that removes little.
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
@@ -39,7 +40,7 @@ private Q_SLOTS:
         QVERIFY2(bytes <= 40u * 1000 * 1000, qPrintable(QString::number(bytes))); // the issue's budget
     }
 
-    void loads_and_generates_at_its_size()
+    void loads_with_cross_attention_layers()
     {
         JobControl job;
         LoadModelOptions lo;
