@@ -66,6 +66,7 @@ PretrainConfig stage_config(const Options& o, PretrainStage stage)
     c.batch = cl.get_int("batch", c.batch);
     c.lr = cl.get_double("lr", c.lr);
     c.warmup_steps = cl.get_int("warmup", c.warmup_steps);
+    c.lr_decay_from = cl.get_int("decay-from", c.lr_decay_from);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
     if (cl.has("seed"))
         c.seed = static_cast<std::uint64_t>(cl.get_int("seed", 0));
@@ -138,6 +139,8 @@ int run_world_train_base(const std::vector<std::string>& args)
         {"batch", true, false, "images per step (default: vae 16, unet 32)"},
         {"lr", true, false, "AdamW peak learning rate (default: vae 2e-4, unet 3e-4)"},
         {"warmup", true, false, "linear warm-up steps (default: vae 100, unet 500)"},
+        {"decay-from", true, false, "step from which the lr falls along a half cosine to 0 at the last "
+                                    "step (default: none; a resumed stage may add it)"},
         {"checkpoint-every", true, false, "steps between checkpoints (default 200)"},
         {"seed", true, false, "seed of the stage (default 0)"},
         {"caption-dropout", true, false, "unet: probability of the empty caption (default 0.1)"},

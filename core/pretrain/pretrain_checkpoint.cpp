@@ -26,10 +26,12 @@ namespace {
 
 constexpr const char* kStateFormat = "psa-pretrain-checkpoint/1";
 
-// Settings that shape the trajectory: a resumed stage must have the same ones.
+// Settings that shape the trajectory: a resumed stage must have the same ones. The length and the
+// late decay only shape steps still to come, so a resume may change them.
 json trajectory(const PretrainConfig& c)
 {
-    return trajectory_settings(c.to_json(), {"steps", "checkpoint_every", "keep_checkpoints", "format"});
+    return trajectory_settings(c.to_json(),
+                               {"steps", "lr_decay_from", "checkpoint_every", "keep_checkpoints", "format"});
 }
 
 } // namespace

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 namespace psa {
 
 namespace {
@@ -20,6 +23,7 @@ const auto visit_fields = [](PretrainConfig& c, auto&& v) {
     v("batch", c.batch);
     v("lr", c.lr);
     v("warmup_steps", c.warmup_steps);
+    v("lr_decay_from", c.lr_decay_from);
     v("adam_beta1", c.adam_beta1);
     v("adam_beta2", c.adam_beta2);
     v("adam_eps", c.adam_eps);
@@ -76,6 +80,8 @@ void PretrainConfig::validate() const
     need(batch >= 1 && batch <= 4096, "batch", std::to_string(batch) + " is outside 1-4096 images");
     need(lr > 0 && lr < 1, "lr", std::to_string(lr) + " is outside (0, 1)");
     need(warmup_steps >= 0, "warmup_steps", "must not be negative");
+    need(lr_decay_from < steps, "lr_decay_from",
+         std::to_string(lr_decay_from) + " is not before the last step (" + std::to_string(steps) + ")");
     need(adam_beta1 >= 0 && adam_beta1 < 1 && adam_beta2 >= 0 && adam_beta2 < 1, "adam_beta1/2",
          "must lie in [0, 1)");
     need(adam_eps > 0, "adam_eps", "must be positive");
@@ -100,7 +106,12 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
 
 double pretrain_learning_rate(const PretrainConfig& c, int step)
 {
-    return linear_warmup_lr(c.lr, c.warmup_steps, step);
+    const double lr = linear_warmup_lr(c.lr, c.warmup_steps, step);
+    if (c.lr_decay_from < 0 || step < c.lr_decay_from)
+        return lr;
+    // A late anneal: the small demo UNet's samples sharpen once the noise of a constant-lr AdamW settles.
+    const double t = std::min(1.0, static_cast<double>(step - c.lr_decay_from) / (c.steps - c.lr_decay_from));
+    return lr * 0.5 * (1.0 + std::cos(M_PI * t));
 }
 
 } // namespace psa

@@ -20,6 +20,9 @@ struct PretrainConfig {
     int batch = 16;               ///< images per step
     double lr = 2e-4;             ///< AdamW peak learning rate
     int warmup_steps = 100;       ///< linear warm-up, then constant
+    /// From this step on the learning rate falls along a half cosine to 0 at `steps`; < 0: no decay.
+    /// It only shapes the steps still to come, so a resumed stage may add or move it.
+    int lr_decay_from = -1;
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
     double weight_decay = 1e-2;
     double max_grad_norm = 1.0;   ///< <= 0: no clipping
@@ -49,7 +52,8 @@ struct PretrainConfig {
     static PretrainConfig from_json(const std::string& text, const std::string& source_name);
 };
 
-/// Linear warm-up over warmup_steps ((step + 1) / warmup, as training/train_config.h), then lr.
+/// Linear warm-up over warmup_steps ((step + 1) / warmup, as training/train_config.h), then lr,
+/// then from lr_decay_from (when set) a half cosine down to 0 at `steps`.
 double pretrain_learning_rate(const PretrainConfig& config, int step);
 
 } // namespace psa

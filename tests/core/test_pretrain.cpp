@@ -21,6 +21,7 @@
 #include "tokenizer/clip_tokenizer.h"
 
 #include <ATen/Parallel.h>
+#include <cmath>
 #include <QtTest>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -447,6 +448,35 @@ private Q_SLOTS:
         other.lr = 1e-4;
         PretrainTrainer changed(stage, b, *r.data, other, job);
         QVERIFY(error_of<InvalidRequest>([&] { changed.resume(); }).contains("lr"));
+        // The late decay only shapes steps still to come: a resume may add it.
+        auto annealed = c;
+        annealed.lr_decay_from = c.steps - 1;
+        PretrainTrainer decaying(stage, b, *r.data, annealed, job);
+        QVERIFY(decaying.resume());
+    }
+
+    void learning_rate_warms_up_holds_then_decays_to_zero()
+    {
+        PretrainConfig c;
+        c.lr = 1e-3;
+        c.warmup_steps = 10;
+        c.steps = 100;
+        QCOMPARE(pretrain_learning_rate(c, 0), 1e-4);
+        QCOMPARE(pretrain_learning_rate(c, 9), 1e-3);
+        QCOMPARE(pretrain_learning_rate(c, 99), 1e-3); // no decay unless asked
+        c.lr_decay_from = 60;
+        c.validate();
+        QCOMPARE(pretrain_learning_rate(c, 59), 1e-3);
+        QCOMPARE(pretrain_learning_rate(c, 60), 1e-3);
+        QVERIFY(std::abs(pretrain_learning_rate(c, 80) - 5e-4) < 1e-12); // half way down the cosine
+        QVERIFY(pretrain_learning_rate(c, 99) < 1e-5);
+        QVERIFY(pretrain_learning_rate(c, 99) > 0.0);
+        // A decay that would start after the last step is refused, naming the field.
+        c.lr_decay_from = 100;
+        QVERIFY(error_of<InvalidRequest>([&] { c.validate(); }).contains("lr_decay_from"));
+        // The field survives the checkpoint's JSON.
+        c.lr_decay_from = 70;
+        QCOMPARE(PretrainConfig::from_json(c.to_json(), "test").lr_decay_from, 70);
     }
 
     void time_budget_ends_the_sitting_with_a_checkpoint()
