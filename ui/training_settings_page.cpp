@@ -73,6 +73,11 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
     addRow(
         tr("DPO beta:"), m_beta,
         tr("How strongly the adapter may move away from the base model (larger = more cautious)."));
+    m_sft = new QLineEdit;
+    m_sft->setObjectName(QStringLiteral("sft_weight"));
+    addRow(tr("Keep-chosen weight:"), m_sft,
+           tr("Also trains on the preferred image itself, so that subjects and allowed content "
+              "survive the suppression; 0 is the paper's pure DPO."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -167,6 +172,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_lr->setText(number(c.lr));
     m_warmup->setValue(c.warmup_steps);
     m_beta->setText(number(c.beta_dpo));
+    m_sft->setText(number(c.sft_weight));
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_resolution->setValue(c.resolution);
@@ -186,6 +192,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     auto c = m_base;
     const auto lr = parseNumber(m_lr->text());
     const auto beta = parseNumber(m_beta->text());
+    const auto sft = parseNumber(m_sft->text());
     if (!lr) {
         showProblem(
             tr("Learning rate: \"%1\" is not a number (write e.g. 5e-6).").arg(m_lr->text()));
@@ -197,12 +204,19 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
         m_beta->setFocus();
         return std::nullopt;
     }
+    if (!sft) {
+        showProblem(tr("Keep-chosen weight: \"%1\" is not a number (write e.g. 0 or 50).")
+                        .arg(m_sft->text()));
+        m_sft->setFocus();
+        return std::nullopt;
+    }
     c.steps = m_steps->value();
     c.batch = m_batch->value();
     c.grad_accum = m_accum->value();
     c.lr = *lr;
     c.warmup_steps = m_warmup->value();
     c.beta_dpo = *beta;
+    c.sft_weight = *sft;
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.resolution = m_resolution->value();

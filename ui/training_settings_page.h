@@ -45,6 +45,7 @@ private:
     QLineEdit* m_lr = nullptr;
     QSpinBox* m_warmup = nullptr;
     QLineEdit* m_beta = nullptr;
+    QLineEdit* m_sft = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;
     QDoubleSpinBox* m_userDropout = nullptr;
     QSpinBox* m_resolution = nullptr;

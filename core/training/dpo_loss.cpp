@@ -8,7 +8,7 @@
 namespace psa {
 
 DpoLossTerms dpo_loss(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& target,
-                      double beta_dpo)
+                      double beta_dpo, double sft_weight)
 {
     TORCH_CHECK(model_pred.sizes() == target.sizes() && ref_pred.sizes() == target.sizes(),
                 "dpo_loss: predictions and target must have one shape, got ", model_pred.sizes(), ", ",
@@ -27,6 +27,12 @@ DpoLossTerms dpo_loss(const at::Tensor& model_pred, const at::Tensor& ref_pred, 
     t.inside_term = -0.5 * beta_dpo * (model_diff - ref_diff);
     // log_sigmoid is computed stably by torch (softplus form), unlike log(sigmoid(x)).
     t.loss = -torch::log_sigmoid(t.inside_term).mean();
+    // DPO alone only ranks the pair: it may make the chosen image less likely too, as long as the
+    // rejected one loses more, and once a pair saturates nothing holds the model near its data.
+    // Keeping the chosen image's own denoising error in the loss (as DPO + SFT does for language
+    // models) keeps the subject and the allowed content that the chosen image shows.
+    if (sft_weight > 0)
+        t.loss = t.loss + sft_weight * m[0].mean();
 
     const auto detached = t.inside_term.detach();
     t.model_losses_w = m[0].detach().mean().item<double>();

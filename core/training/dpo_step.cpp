@@ -172,7 +172,7 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         }
         unet->set_attention_hook(nullptr);
     }
-    return dpo_loss(model_pred, ref_pred, target, config.beta_dpo);
+    return dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
 }
 
 } // namespace psa

@@ -30,6 +30,9 @@ struct TrainConfig {
     double weight_decay = 1e-2;
     double max_grad_norm = 1.0;     ///< <= 0: no clipping
     double beta_dpo = 5000.0;
+    /// Weight of the chosen image's denoising error added to the DPO loss (0: the reference's pure
+    /// DPO). It keeps what the chosen image shows (subject, allowed content) while DPO suppresses.
+    double sft_weight = 0.0;
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

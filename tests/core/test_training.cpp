@@ -205,6 +205,18 @@ private Q_SLOTS:
             const auto pred = t("model_pred").clone().requires_grad_(true);
             dpo_loss(pred, t("ref_pred"), t("target"), beta).loss.backward();
             QVERIFY(torch::isfinite(pred.grad()).all().item<bool>());
+            // The SFT term adds weight * mean winning error, and its gradient reaches only the
+            // winning half.
+            const double w = 3.0;
+            const auto with_sft = dpo_loss(t("model_pred"), t("ref_pred"), t("target"), beta, w);
+            QVERIFY(std::abs(with_sft.loss.item<double>() - (terms.loss.item<double>() + w * terms.model_losses_w)) <=
+                    1e-5 * (1 + std::abs(with_sft.loss.item<double>())));
+            QCOMPARE(with_sft.accuracy, terms.accuracy);
+            const auto p2 = t("model_pred").clone().requires_grad_(true);
+            dpo_loss(p2, t("ref_pred"), t("target"), beta, w).loss.backward();
+            const auto extra = (p2.grad() - pred.grad()).chunk(2);
+            QVERIFY(extra[0].abs().max().item<double>() > 0);
+            QVERIFY(extra[1].abs().max().item<double>() <= 1e-6 * (1 + pred.grad().abs().max().item<double>()));
         }
     }
 

@@ -177,6 +177,7 @@ private Q_SLOTS:
         auto settings = tinySettings(4);
         settings.sample_every = 2; // samples after steps 2 and 4
         settings.sample_steps = 2;
+        settings.sft_weight = 0.5; // carried through the settings page into the run's config
         wizard.setSettings(settings);
         QSignalSpy ready(&wizard, &ui::TrainingWizard::adapterReady);
         wizard.show();
@@ -211,6 +212,7 @@ private Q_SLOTS:
         const QString adapter = QString::fromStdString((run / "adapter.safetensors").string());
         QCOMPARE(controller->adapterPath(), adapter);
         QVERIFY(QFileInfo::exists(adapter));
+        QCOMPARE(TrainConfig::load(run / "config.json").sft_weight, 0.5);
         wizard.next();
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::FinishPageId));
         wizard.button(QWizard::FinishButton)->click();
