@@ -190,26 +190,15 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
 std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
 {
     auto c = m_base;
-    const auto lr = parseNumber(m_lr->text());
-    const auto beta = parseNumber(m_beta->text());
-    const auto sft = parseNumber(m_sft->text());
-    if (!lr) {
-        showProblem(
-            tr("Learning rate: \"%1\" is not a number (write e.g. 5e-6).").arg(m_lr->text()));
-        m_lr->setFocus();
+    const auto lr = readNumber(m_lr, tr("Learning rate"), QStringLiteral("5e-6"));
+    if (!lr)
         return std::nullopt;
-    }
-    if (!beta) {
-        showProblem(tr("DPO beta: \"%1\" is not a number (write e.g. 5000).").arg(m_beta->text()));
-        m_beta->setFocus();
+    const auto beta = readNumber(m_beta, tr("DPO beta"), QStringLiteral("5000"));
+    if (!beta)
         return std::nullopt;
-    }
-    if (!sft) {
-        showProblem(tr("Keep-chosen weight: \"%1\" is not a number (write e.g. 0 or 50).")
-                        .arg(m_sft->text()));
-        m_sft->setFocus();
+    const auto sft = readNumber(m_sft, tr("Keep-chosen weight"), QStringLiteral("0"));
+    if (!sft)
         return std::nullopt;
-    }
     c.steps = m_steps->value();
     c.batch = m_batch->value();
     c.grad_accum = m_accum->value();
@@ -239,6 +228,17 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
 bool TrainingSettingsPage::validatePage()
 {
     return readSettings().has_value();
+}
+
+std::optional<double> TrainingSettingsPage::readNumber(QLineEdit* field, const QString& label,
+                                                      const QString& example)
+{
+    const auto v = parseNumber(field->text());
+    if (!v) {
+        showProblem(tr("%1: \"%2\" is not a number (write e.g. %3).").arg(label, field->text(), example));
+        field->setFocus();
+    }
+    return v;
 }
 
 void TrainingSettingsPage::showProblem(const QString& text)

@@ -36,6 +36,8 @@ private:
     QSpinBox* intField(const QString& name, int min, int max);
     void addRow(const QString& label, QWidget* field, const QString& explanation);
     void showProblem(const QString& text);
+    /// The number in a text field; otherwise shows what is wrong, focuses the field, nullopt.
+    std::optional<double> readNumber(QLineEdit* field, const QString& label, const QString& example);
 
     psa::TrainConfig m_base; // fields the page does not show come from here
     QFormLayout* m_form = nullptr;
