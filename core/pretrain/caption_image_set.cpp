@@ -38,6 +38,31 @@ std::string string_field(const json& j, const char* key, const std::string& wher
     return it->get<std::string>();
 }
 
+std::vector<UnitBox> focus_boxes(const json& j, const std::string& where)
+{
+    std::vector<UnitBox> boxes;
+    const auto it = j.find("focus_boxes");
+    if (it == j.end() || it->is_null())
+        return boxes;
+    if (!it->is_array())
+        throw IoError(where + ": \"focus_boxes\" must be an array of [x0, y0, x1, y1], got " + it->type_name());
+    for (size_t i = 0; i < it->size(); ++i) {
+        const auto& b = (*it)[i];
+        const std::string which = where + ": focus_boxes[" + std::to_string(i) + "]";
+        if (!b.is_array() || b.size() != 4)
+            throw IoError(which + " must be four numbers [x0, y0, x1, y1]");
+        for (const auto& v : b)
+            if (!v.is_number())
+                throw IoError(which + " must be four numbers [x0, y0, x1, y1], got a " + v.type_name());
+        const UnitBox box{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+        if (!(0 <= box.x0 && box.x0 < box.x1 && box.x1 <= 1 && 0 <= box.y0 && box.y0 < box.y1 && box.y1 <= 1))
+            throw IoError(which + " is not a box inside the unit square (need 0 <= x0 < x1 <= 1 and "
+                                  "0 <= y0 < y1 <= 1)");
+        boxes.push_back(box);
+    }
+    return boxes;
+}
+
 } // namespace
 
 CaptionImageSet CaptionImageSet::load(const fs::path& data)
@@ -70,6 +95,7 @@ CaptionImageSet CaptionImageSet::load(const fs::path& data)
         CaptionedImage item;
         item.caption = string_field(j, "caption", where);
         item.line = line_number;
+        item.focus_boxes = focus_boxes(j, where);
         const fs::path rel(file_name);
         if (rel.is_absolute())
             throw IoError(where + ": \"file_name\" " + file_name + " must be relative to " + folder.string());
@@ -88,6 +114,14 @@ CaptionImageSet CaptionImageSet::load(const fs::path& data)
         throw IoError(path_message(set.metadata_.string(), "no images: the file has no metadata lines (" +
                                                                std::to_string(line_number) + " blank lines)"));
     return set;
+}
+
+bool CaptionImageSet::has_focus_boxes() const
+{
+    for (const auto& item : items_)
+        if (!item.focus_boxes.empty())
+            return true;
+    return false;
 }
 
 std::vector<std::string> CaptionImageSet::captions() const

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The image-caption set the demo model pretrains on: a Hugging Face imagefolder-style
-// metadata.jsonl ({"file_name", "caption", ...} per line; other keys are ignored).
+// metadata.jsonl ({"file_name", "caption", ...} per line; other keys are ignored). An optional
+// "focus_boxes" ([[x0, y0, x1, y1], ...] in unit image coordinates) marks where the image's objects
+// are, for a loss that weights them above the background (psa world generate writes them).
 #pragma once
+#include "common/image.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -12,6 +16,7 @@ struct CaptionedImage {
     std::filesystem::path image; ///< resolved path
     std::string caption;
     int line = 0;                ///< 1-based line of metadata.jsonl, for messages
+    std::vector<UnitBox> focus_boxes; ///< empty when the line has none
 };
 
 class CaptionImageSet {
@@ -21,7 +26,8 @@ public:
     /// folder (the imagefolder convention; "../images/x.png" is fine); when nothing is there, it is
     /// tried relative to the folder above (a world folder's root). Blank lines are skipped.
     /// Throws IoError "<metadata.jsonl>:<line>: ..." for malformed JSON, a missing or non-string
-    /// file_name/caption, or an image that does not exist, and IoError naming the file for a
+    /// file_name/caption, an image that does not exist, or a focus box that is not four numbers
+    /// 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1, and IoError naming the file for a
     /// missing metadata file or a set with no images.
     static CaptionImageSet load(const std::filesystem::path& data);
 
@@ -29,6 +35,8 @@ public:
     const std::vector<CaptionedImage>& items() const { return items_; }
     size_t size() const { return items_.size(); }
     std::vector<std::string> captions() const;
+    /// Whether any image has focus boxes.
+    bool has_focus_boxes() const;
 
 private:
     std::filesystem::path metadata_;

@@ -26,12 +26,12 @@ namespace {
 
 constexpr const char* kStateFormat = "psa-pretrain-checkpoint/1";
 
-// Settings that shape the trajectory: a resumed stage must have the same ones. The length and the
-// late decay only shape steps still to come, so a resume may change them.
+// Settings that shape the trajectory: a resumed stage must have the same ones. The length, the
+// late decay and the focus weight only shape steps still to come, so a resume may change them.
 json trajectory(const PretrainConfig& c)
 {
-    return trajectory_settings(c.to_json(),
-                               {"steps", "lr_decay_from", "checkpoint_every", "keep_checkpoints", "format"});
+    return trajectory_settings(c.to_json(), {"steps", "lr_decay_from", "focus_weight", "checkpoint_every",
+                                              "keep_checkpoints", "format"});
 }
 
 } // namespace

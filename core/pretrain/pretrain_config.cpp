@@ -36,6 +36,7 @@ const auto visit_fields = [](PretrainConfig& c, auto&& v) {
     v("caption_dropout", c.caption_dropout);
     v("ema_decay", c.ema_decay);
     v("sample_posterior", c.sample_posterior);
+    v("focus_weight", c.focus_weight);
     v("checkpoint_every", c.checkpoint_every);
     v("keep_checkpoints", c.keep_checkpoints);
 };
@@ -90,6 +91,8 @@ void PretrainConfig::validate() const
          "loss weights must not be negative");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(ema_decay >= 0 && ema_decay < 1, "ema_decay", std::to_string(ema_decay) + " is outside [0, 1)");
+    need(focus_weight > 0 && focus_weight <= 100, "focus_weight",
+         std::to_string(focus_weight) + " is outside (0, 100] (1 = no weighting)");
     need(checkpoint_every >= 0, "checkpoint_every", "must not be negative (0 = only at the end)");
     need(keep_checkpoints >= 1, "keep_checkpoints", "must be at least 1");
 }

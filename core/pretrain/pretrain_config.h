@@ -37,6 +37,10 @@ struct PretrainConfig {
     double caption_dropout = 0.1; ///< probability of the empty caption (classifier-free guidance)
     double ema_decay = 0.0;       ///< 0: no EMA; else the exported UNet is the EMA of its weights
     bool sample_posterior = true; ///< latents are posterior samples (false: the posterior mean)
+    /// Loss weight of the latent cells inside the images' focus_boxes, against 1 for the rest
+    /// (pretrain/focus_weights.h); 1: the plain MSE. It only shapes the steps still to come, so a
+    /// resumed stage may change it (fine-tuning a plainly trained UNet toward its objects).
+    double focus_weight = 1.0;
 
     // ---- output ----
     int checkpoint_every = 200;   ///< 0: only at the end, on a stop and when the time budget ends

@@ -7,6 +7,7 @@
 // pipeline's negative prompt "" encodes to exactly those ids.
 #include "common/error.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/focus_weights.h"
 #include "pretrain/stage_model.h"
 #include "schedulers/scheduler_config.h"
 #include "tensor_io/layers.h"
@@ -69,6 +70,14 @@ public:
 
         alphas_cumprod_ = scheduler.alphas_cumprod().to(torch::kFloat);
         cache_latents(data, vae_config, vae_dir, job);
+        if (config.focus_weight != 1.0) {
+            if (!data.has_focus_boxes())
+                throw ConfigError(path_message(data.metadata_path().string(),
+                                               "focus_weight " + std::to_string(config.focus_weight) +
+                                                   " needs \"focus_boxes\" in the metadata, and no line has "
+                                                   "them (a world from an older psa: generate it again)"));
+            focus_maps_ = focus_weight_maps(data, latent_mean_.size(2), latent_mean_.size(3), config.focus_weight);
+        }
 
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         text_encoder_ = CLIPTextModel(text_config_);
@@ -106,9 +115,11 @@ public:
         const auto context = text_encoder_->encode(ids); // [B, L, hidden]
         const auto prediction = unet_->forward(noisy, t, context);
         StageLoss out;
-        out.loss = torch::mse_loss(prediction, noise);
+        out.loss = focus_maps_.defined() ? weighted_mse(prediction, noise, focus_maps_.index_select(0, index))
+                                         : torch::mse_loss(prediction, noise);
         char terms[64];
-        std::snprintf(terms, sizeof terms, "eps_mse %.5f", out.loss.item<double>());
+        std::snprintf(terms, sizeof terms, focus_maps_.defined() ? "eps_mse (focus-weighted) %.5f" : "eps_mse %.5f",
+                      out.loss.item<double>());
         out.terms = terms;
         return out;
     }
@@ -172,6 +183,7 @@ private:
     at::Tensor empty_ids_; // [L]
     at::Tensor alphas_cumprod_;
     at::Tensor latent_mean_, latent_std_;
+    at::Tensor focus_maps_; // [N, 1, h, w] loss weights; undefined for the plain MSE
     double scaling_factor_ = 1.0;
     CLIPTextModel text_encoder_{nullptr};
     UNet2DConditionModel unet_{nullptr};

@@ -39,6 +39,12 @@ struct ConceptPair {
     int harmful = -1, safe = -1; // indices into the render list
 };
 
+// Four decimals: a tenth of a pixel at 1,000 px, and metadata lines stay short.
+double rounded(double v)
+{
+    return std::round(v * 1e4) / 1e4;
+}
+
 std::string padded(int v, int width)
 {
     char buf[32];
@@ -247,11 +253,15 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                                        {"category", spec.concepts[c.concept_index].category},
                                        {"harmful", c.harmful},
                                        {"slot", c.slot}});
+        ordered boxes = ordered::array();
+        for (const auto& b : world_scene_object_boxes(spec, r.scene))
+            boxes.push_back({rounded(b.x0), rounded(b.y0), rounded(b.x1), rounded(b.y1)});
         base_lines.push_back(ordered{{"file_name", "images/" + r.name},
                                      {"caption", world_caption(spec, r.scene)},
                                      {"subject", spec.subjects[r.scene.subject].name},
                                      {"scene", spec.scenes[r.scene.scene].name},
-                                     {"concepts", concepts}});
+                                     {"concepts", concepts},
+                                     {"focus_boxes", boxes}});
         job.report(Stage::Save, static_cast<int>(i) + 1, static_cast<int>(renders.size()), "render");
     }
     write_file_atomic(o.out / "base" / "metadata.jsonl", lines_text(base_lines));

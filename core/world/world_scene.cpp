@@ -66,6 +66,27 @@ std::string caption_of(const WorldSpec& spec, const WorldScene& scene, bool all_
     return s;
 }
 
+// Every shape of the scene in drawing order with its placement after jitter. Each object draws
+// from its own random stream, so the layout of one never depends on the others.
+std::vector<std::pair<const ShapeSpec*, ShapePlacement>> lay_out(const WorldSpec& spec, const WorldScene& scene,
+                                                                  int size)
+{
+    std::vector<std::pair<const ShapeSpec*, ShapePlacement>> shapes;
+    WorldRng subject_rng(WorldRng::derive(scene.seed, 2));
+    const auto& glyph = spec.subjects[scene.subject].glyph;
+    auto where = place(spec, glyph, 0.5, 0.5, spec.subject_size, size, subject_rng);
+    where.outline = true;
+    shapes.emplace_back(&glyph, where);
+    for (const auto& c : scene.concepts) {
+        WorldRng rng(WorldRng::derive(scene.seed, 3, static_cast<std::uint64_t>(c.slot)));
+        const auto& k = spec.concepts[c.concept_index];
+        const auto& motif = c.harmful ? k.harmful.motif : k.safe.motif;
+        const auto& slot = spec.slots[c.slot];
+        shapes.emplace_back(&motif, place(spec, motif, slot[0], slot[1], spec.motif_size, size, rng));
+    }
+    return shapes;
+}
+
 } // namespace
 
 Image render_world_scene(const WorldSpec& spec, const WorldScene& scene, int size)
@@ -76,20 +97,8 @@ Image render_world_scene(const WorldSpec& spec, const WorldScene& scene, int siz
     cv::Mat canvas(size, size, CV_8UC3);
     WorldRng background_rng(WorldRng::derive(scene.seed, 1));
     draw_background(canvas, spec.scenes[scene.scene].background, spec.jitter.colour, background_rng);
-
-    WorldRng subject_rng(WorldRng::derive(scene.seed, 2));
-    const auto& glyph = spec.subjects[scene.subject].glyph;
-    auto where = place(spec, glyph, 0.5, 0.5, spec.subject_size, size, subject_rng);
-    where.outline = true;
-    draw_shape(canvas, glyph, where);
-
-    for (const auto& c : scene.concepts) {
-        WorldRng rng(WorldRng::derive(scene.seed, 3, static_cast<std::uint64_t>(c.slot)));
-        const auto& k = spec.concepts[c.concept_index];
-        const auto& motif = c.harmful ? k.harmful.motif : k.safe.motif;
-        const auto& slot = spec.slots[c.slot];
-        draw_shape(canvas, motif, place(spec, motif, slot[0], slot[1], spec.motif_size, size, rng));
-    }
+    for (const auto& [shape, where] : lay_out(spec, scene, size))
+        draw_shape(canvas, *shape, where);
 
     Image out;
     out.width = size;
@@ -98,6 +107,23 @@ Image render_world_scene(const WorldSpec& spec, const WorldScene& scene, int siz
     for (int y = 0; y < size; ++y)
         std::memcpy(out.rgb.data() + static_cast<size_t>(y) * size * 3, canvas.ptr(y), static_cast<size_t>(size) * 3);
     return out;
+}
+
+std::vector<UnitBox> world_scene_object_boxes(const WorldSpec& spec, const WorldScene& scene)
+{
+    check_scene(spec, scene);
+    const double size = spec.image_size;
+    std::vector<UnitBox> boxes;
+    for (const auto& [shape, where] : lay_out(spec, scene, spec.image_size)) {
+        // A shape stays within 1.05 radii (the triangle's corners; shape_drawing.cpp), a rim or a
+        // line's width adds up to 12 % of the radius (at least a pixel), anti-aliasing 2 pixels.
+        const double reach = 1.05 * (where.radius + std::max(1.0, where.radius * 0.12)) + 2.0;
+        // OpenCV puts pixel i's centre at i; in unit coordinates pixel i spans [i, i + 1) / size.
+        const double x = where.centre.x + 0.5, y = where.centre.y + 0.5;
+        boxes.push_back({std::clamp((x - reach) / size, 0.0, 1.0), std::clamp((y - reach) / size, 0.0, 1.0),
+                         std::clamp((x + reach) / size, 0.0, 1.0), std::clamp((y + reach) / size, 0.0, 1.0)});
+    }
+    return boxes;
 }
 
 std::string world_caption(const WorldSpec& spec, const WorldScene& scene)

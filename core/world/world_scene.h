@@ -29,6 +29,11 @@ struct WorldScene {
 /// an index out of range or two concepts in one slot.
 Image render_world_scene(const WorldSpec& spec, const WorldScene& scene, int size = 0);
 
+/// Where the scene's objects are drawn: the subject first, then each concept's motif in the order
+/// of scene.concepts, each as the box that holds every pixel its shape colours (the same placement
+/// as render_world_scene, so the two never disagree). The pretrainer weights these regions.
+std::vector<UnitBox> world_scene_object_boxes(const WorldSpec& spec, const WorldScene& scene);
+
 /// The prompt grammar: "a <subject> in <scene>" then ", with <phrase>" per concept, each phrase
 /// harmful or safe as placed.
 std::string world_caption(const WorldSpec& spec, const WorldScene& scene);

@@ -10,6 +10,7 @@
 #include "pipeline/model_loading.h"
 #include "pipeline/text2image.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/focus_weights.h"
 #include "pretrain/pretrain_run.h"
 #include "pretrain/pretrain_trainer.h"
 #include "pretrain/stage_model.h"
@@ -85,7 +86,7 @@ fs::path write_tiny_arch(const fs::path& dir)
 }
 
 // A world-shaped folder: DIR/images/*.png and DIR/base/metadata.jsonl ("../images/..."), each
-// image a coloured shape on a background, its caption saying which.
+// image a coloured shape on a background, its caption saying which, the shape's box its focus.
 fs::path write_shape_world(const fs::path& dir, int size = 16)
 {
     fs::create_directories(dir / "images");
@@ -105,9 +106,11 @@ fs::path write_shape_world(const fs::path& dir, int size = 16)
                     cv::circle(m, {size / 2, size / 2}, r + 1, bgr, cv::FILLED);
                 const std::string name = "shape-" + std::to_string(index++) + ".png";
                 cv::imwrite((dir / "images" / name).string(), m);
+                const double lo = double(size / 2 - r - 1) / size, hi = double(size / 2 + r + 1) / size;
                 lines += json{{"file_name", "../images/" + name},
                               {"caption", std::string("a ") + colour + " " + shape + " on " + background},
-                              {"subject", shape}, {"scene", background}, {"concepts", json::array()}}
+                              {"subject", shape}, {"scene", background}, {"concepts", json::array()},
+                              {"focus_boxes", {{lo, lo, hi, hi}}}}
                              .dump() +
                          "\n";
             }
@@ -311,6 +314,16 @@ private Q_SLOTS:
         QTest::newRow("caption not text") << "{\"file_name\": \"../images/shape-0.png\", \"caption\": 3}\n"
                                           << "metadata.jsonl:1: \"caption\" must be a string";
         QTest::newRow("empty set") << "\n  \n" << "metadata.jsonl: no images";
+        QTest::newRow("focus box of three numbers")
+            << "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\", \"focus_boxes\": [[0, 0, 1]]}\n"
+            << "metadata.jsonl:1: focus_boxes[0] must be four numbers";
+        QTest::newRow("focus box outside the image")
+            << "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\", "
+               "\"focus_boxes\": [[0.1, 0.1, 0.5, 0.5], [0.5, 0.2, 1.5, 0.6]]}\n"
+            << "metadata.jsonl:1: focus_boxes[1] is not a box inside the unit square";
+        QTest::newRow("focus boxes not a list")
+            << "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\", \"focus_boxes\": 2}\n"
+            << "metadata.jsonl:1: \"focus_boxes\" must be an array";
     }
     void bad_data_names_file_and_line()
     {
@@ -338,6 +351,57 @@ private Q_SLOTS:
                           "{\"file_name\": \"images/shape-1.png\", \"caption\": \"x\"}\n");
         QVERIFY(CaptionImageSet::load(tmp / "world" / "base" / "metadata.jsonl").items()[0].image ==
                 (tmp / "world" / "images" / "shape-1.png").lexically_normal());
+    }
+
+    void focus_weights_mark_object_cells_and_keep_the_mse_scale()
+    {
+        test::TempDir tmp;
+        write_shape_world(tmp / "world");
+        const auto set = CaptionImageSet::load(tmp / "world");
+        QVERIFY(set.has_focus_boxes());
+        const auto& box = set.items()[0].focus_boxes.at(0);
+        QCOMPARE(box.x0, 3.0 / 16);
+        QCOMPARE(box.y1, 13.0 / 16);
+        // On a 4x4 grid the cell centres 0.375 and 0.625 lie inside [0.1875, 0.8125]: the middle 2x2.
+        const auto maps = focus_weight_maps(set, 4, 4, 5.0);
+        QCOMPARE(maps.sizes().vec(), (std::vector<int64_t>{8, 1, 4, 4}));
+        const auto expected = torch::tensor({1.f, 1.f, 1.f, 1.f, 1.f, 5.f, 5.f, 1.f, 1.f, 5.f, 5.f, 1.f, 1.f, 1.f, 1.f,
+                                             1.f}).view({1, 1, 4, 4});
+        for (int64_t i = 0; i < 8; ++i)
+            QVERIFY2(torch::equal(maps[i].unsqueeze(0), expected), values_text(maps[i].flatten()).c_str());
+        // A line without boxes weighs everything 1.
+        test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
+                          "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n");
+        const auto plain = CaptionImageSet::load(tmp / "world");
+        QVERIFY(!plain.has_focus_boxes());
+        QVERIFY(torch::equal(focus_weight_maps(plain, 4, 4, 5.0), torch::ones({1, 1, 4, 4})));
+
+        // Weights of 1 give the plain MSE; an error inside the box counts five times.
+        torch::manual_seed(3);
+        const auto a = torch::randn({8, 2, 4, 4}), b = torch::randn({8, 2, 4, 4});
+        QVERIFY(torch::allclose(weighted_mse(a, b, torch::ones({8, 1, 4, 4})), torch::mse_loss(a, b)));
+        auto inside = torch::zeros({8, 2, 4, 4});
+        inside.slice(2, 1, 3).slice(3, 1, 3).fill_(1.0); // 4 of 16 cells per channel
+        const double weighted = weighted_mse(inside, torch::zeros_like(inside), maps).item<double>();
+        QCOMPARE(weighted, 5.0 * 4 / (12 + 5 * 4));
+        QCOMPARE(torch::mse_loss(inside, torch::zeros_like(inside)).item<double>(), 4.0 / 16);
+    }
+
+    void focus_weight_needs_focus_boxes()
+    {
+        TinyRun r(2);
+        auto c = quick(PretrainConfig::unet_defaults(), 2);
+        c.focus_weight = 3;
+        test::write_bytes(r.tmp / "world" / "base" / "metadata.jsonl",
+                          "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a red square on white\"}\n");
+        const auto plain = CaptionImageSet::load(r.tmp / "world");
+        JobControl job;
+        const auto message =
+            error_of<ConfigError>([&] { PretrainTrainer(PretrainStage::Unet, r.run, plain, c, job); });
+        QVERIFY2(message.contains("focus_boxes") && message.contains("metadata.jsonl"), qPrintable(message));
+        auto bad = c;
+        bad.focus_weight = 0;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("focus_weight"));
     }
 
     // ---- trainers ----
@@ -403,6 +467,8 @@ private Q_SLOTS:
         auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 6);
         c.caption_dropout = 0.3;
         c.ema_decay = 0.9;
+        if (stage == PretrainStage::Unet)
+            c.focus_weight = 3; // the weighted loss resumes bit-identically too
         // Two runs in separate run folders that share the architecture, vocabulary and VAE.
         const auto a = r.tmp / "a", b = r.tmp / "b";
         for (const auto& dir : {a, b})
@@ -453,6 +519,13 @@ private Q_SLOTS:
         annealed.lr_decay_from = c.steps - 1;
         PretrainTrainer decaying(stage, b, *r.data, annealed, job);
         QVERIFY(decaying.resume());
+        // So does the focus weight.
+        if (stage == PretrainStage::Unet) {
+            auto refocused = c;
+            refocused.focus_weight = 1;
+            PretrainTrainer plain_loss(stage, b, *r.data, refocused, job);
+            QVERIFY(plain_loss.resume());
+        }
     }
 
     void learning_rate_warms_up_holds_then_decays_to_zero()
@@ -476,7 +549,9 @@ private Q_SLOTS:
         QVERIFY(error_of<InvalidRequest>([&] { c.validate(); }).contains("lr_decay_from"));
         // The field survives the checkpoint's JSON.
         c.lr_decay_from = 70;
+        c.focus_weight = 4;
         QCOMPARE(PretrainConfig::from_json(c.to_json(), "test").lr_decay_from, 70);
+        QCOMPARE(PretrainConfig::from_json(c.to_json(), "test").focus_weight, 4.0);
     }
 
     void time_budget_ends_the_sitting_with_a_checkpoint()

@@ -183,6 +183,56 @@ private Q_SLOTS:
         QCOMPARE(world_harmful_caption(spec, s).find(spec.concepts[3].harmful.phrase) != std::string::npos, true);
     }
 
+    // The focus boxes the pretrainer weights hold every pixel of their object: taking a concept
+    // away, or drawing another subject glyph, changes nothing outside the boxes.
+    void object_boxes_hold_their_shapes()
+    {
+        const auto spec = load_world_spec(builtin_world_spec_path(), CategorySet::builtin());
+        for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+            WorldScene s;
+            s.subject = static_cast<int>(seed % spec.subjects.size());
+            s.scene = static_cast<int>(seed % spec.scenes.size());
+            s.seed = seed;
+            s.concepts = {{static_cast<int>(seed % spec.concepts.size()), seed % 2 == 0, static_cast<int>(seed % 4)},
+                          {static_cast<int>((seed * 7) % spec.concepts.size()), true, static_cast<int>((seed + 1) % 4)}};
+            const auto boxes = world_scene_object_boxes(spec, s);
+            QCOMPARE(boxes.size(), size_t{3});
+            for (const auto& b : boxes) // tight enough to single out the object: under half the image
+                QVERIFY(b.x1 - b.x0 < 0.5 && b.y1 - b.y0 < 0.5);
+            const auto full = render_world_scene(spec, s);
+            const auto differs_only_inside = [&](const Image& other, const std::vector<UnitBox>& allowed) {
+                int changed = 0;
+                for (int y = 0; y < full.height; ++y)
+                    for (int x = 0; x < full.width; ++x) {
+                        if (std::memcmp(full.pixel(x, y), other.pixel(x, y), 3) == 0)
+                            continue;
+                        ++changed;
+                        const double u = (x + 0.5) / full.width, v = (y + 0.5) / full.height;
+                        bool inside = false;
+                        for (const auto& b : allowed)
+                            inside = inside || (u >= b.x0 && u <= b.x1 && v >= b.y0 && v <= b.y1);
+                        if (!inside) {
+                            qWarning("pixel %d,%d changed outside the boxes", x, y);
+                            return -1;
+                        }
+                    }
+                return changed;
+            };
+            for (size_t k = 0; k < 2; ++k) {
+                auto without = s;
+                without.concepts.erase(without.concepts.begin() + static_cast<long>(k));
+                const int changed = differs_only_inside(render_world_scene(spec, without), {boxes[k + 1]});
+                QVERIFY2(changed > 20, qPrintable(QString("seed %1 concept %2: %3").arg(seed).arg(k).arg(changed)));
+            }
+            auto other_subject = s;
+            other_subject.subject = (s.subject + 1) % static_cast<int>(spec.subjects.size());
+            const auto other_boxes = world_scene_object_boxes(spec, other_subject);
+            const int changed = differs_only_inside(render_world_scene(spec, other_subject),
+                                                    {boxes[0], other_boxes[0], boxes[1], boxes[2]});
+            QVERIFY2(changed > 0, qPrintable(QString("seed %1 subject: %2").arg(seed).arg(changed)));
+        }
+    }
+
     void generator_is_deterministic()
     {
         test::TempDir dir;
@@ -194,6 +244,16 @@ private Q_SLOTS:
         QVERIFY(a == b);
         QVERIFY(a.at("base/metadata.jsonl") != c.at("base/metadata.jsonl"));
         QVERIFY(a.at("users.jsonl") != c.at("users.jsonl"));
+        // Each base line boxes the subject and every motif for the pretrainer.
+        {
+            std::istringstream lines(a.at("base/metadata.jsonl"));
+            int checked = 0;
+            for (std::string line; std::getline(lines, line); ++checked) {
+                const auto j = json::parse(line);
+                QCOMPARE(j["focus_boxes"].size(), j["concepts"].size() + 1);
+            }
+            QVERIFY(checked > 50);
+        }
         // The same file name under the other seed holds another picture.
         QVERIFY(a.at("images/hate.slogan_000_harmful.png") != c.at("images/hate.slogan_000_harmful.png"));
         // A second run into a finished world is refused rather than mixing two worlds.
