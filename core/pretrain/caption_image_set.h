@@ -4,7 +4,7 @@
 // "focus_boxes" ([[x0, y0, x1, y1], ...] in unit image coordinates) marks where the image's objects
 // are, for a loss that weights them above the background (psa world generate writes them).
 #pragma once
-#include "common/image.h"
+#include "common/unit_box.h"
 
 #include <filesystem>
 #include <string>

@@ -3,25 +3,33 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
 namespace psa {
+
+namespace {
+
+// The cells k of an n-cell axis whose centres (k + 0.5) / n lie in [lo, hi], as [first, end).
+std::pair<int64_t, int64_t> cells_within(double lo, double hi, int64_t n)
+{
+    const auto first = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(lo * n - 0.5)));
+    const auto end = std::min<int64_t>(n, static_cast<int64_t>(std::floor(hi * n - 0.5)) + 1);
+    return {first, std::max(first, end)};
+}
+
+} // namespace
 
 at::Tensor focus_weight_maps(const CaptionImageSet& data, int64_t height, int64_t width, double weight)
 {
-    const auto n = static_cast<int64_t>(data.size());
-    auto maps = torch::ones({n, 1, height, width}, torch::kFloat);
-    auto m = maps.accessor<float, 4>();
-    for (int64_t i = 0; i < n; ++i)
-        for (const auto& box : data.items()[static_cast<size_t>(i)].focus_boxes)
-            for (int64_t y = 0; y < height; ++y) {
-                const double cy = (y + 0.5) / height;
-                if (cy < box.y0 || cy > box.y1)
-                    continue;
-                for (int64_t x = 0; x < width; ++x) {
-                    const double cx = (x + 0.5) / width;
-                    if (cx >= box.x0 && cx <= box.x1)
-                        m[i][0][y][x] = static_cast<float>(weight);
-                }
-            }
+    auto maps = torch::ones({static_cast<int64_t>(data.size()), 1, height, width}, torch::kFloat);
+    for (size_t i = 0; i < data.size(); ++i)
+        for (const auto& box : data.items()[i].focus_boxes) {
+            const auto [y0, y1] = cells_within(box.y0, box.y1, height);
+            const auto [x0, x1] = cells_within(box.x0, box.x1, width);
+            maps[static_cast<int64_t>(i)].slice(1, y0, y1).slice(2, x0, x1).fill_(weight);
+        }
     return maps;
 }
 

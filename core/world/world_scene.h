@@ -3,6 +3,7 @@
 // and captioning are pure functions of the spec and the scene (seed included).
 #pragma once
 #include "common/image.h"
+#include "common/unit_box.h"
 #include "world/world_spec.h"
 
 #include <cstdint>

@@ -369,6 +369,20 @@ private Q_SLOTS:
                                              1.f}).view({1, 1, 4, 4});
         for (int64_t i = 0; i < 8; ++i)
             QVERIFY2(torch::equal(maps[i].unsqueeze(0), expected), values_text(maps[i].flatten()).c_str());
+        // Odd boxes on an odd grid: exactly the cells whose centres the boxes hold.
+        test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
+                          "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\", \"focus_boxes\": "
+                          "[[0.05, 0.3, 0.61, 0.92], [0.5, 0.0, 1.0, 0.2], [0.9, 0.9, 0.95, 0.95]]}\n");
+        const auto odd = CaptionImageSet::load(tmp / "world");
+        const auto odd_maps = focus_weight_maps(odd, 5, 7, 3.0);
+        for (int y = 0; y < 5; ++y)
+            for (int x = 0; x < 7; ++x) {
+                const double u = (x + 0.5) / 7, v = (y + 0.5) / 5;
+                bool inside = false;
+                for (const auto& b : odd.items()[0].focus_boxes)
+                    inside = inside || (u >= b.x0 && u <= b.x1 && v >= b.y0 && v <= b.y1);
+                QCOMPARE(odd_maps[0][0][y][x].item<float>(), inside ? 3.f : 1.f);
+            }
         // A line without boxes weighs everything 1.
         test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
                           "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n");
