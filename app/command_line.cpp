@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace psa::app {

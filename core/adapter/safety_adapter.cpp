@@ -84,7 +84,7 @@ at::Tensor SafetyAdapterImpl::extra_attention(int layer, const at::Tensor& query
     const auto q4 = query.view({b, n, heads, d}).transpose(1, 2);
     const auto k4 = k.view({b, t, heads, d}).transpose(1, 2);
     const auto v4 = v.view({b, t, heads, d}).transpose(1, 2);
-    auto out = scaled_dot_product_attention(q4, k4, v4).transpose(1, 2).reshape({b, n, inner});
+    auto out = psa::scaled_dot_product_attention(q4, k4, v4).transpose(1, 2).reshape({b, n, inner});
     if (row_scales_.defined()) {
         TORCH_CHECK(row_scales_.numel() == b, "row scales: ", row_scales_.numel(), " for a batch of ", b);
         return out * row_scales_.to(out.options()).view({b, 1, 1});

@@ -56,7 +56,7 @@ std::string machine_description()
     s << cpu << ", " << std::thread::hardware_concurrency() << " cores, " << static_cast<int>(mem_gib + 0.5)
       << " GiB; LibTorch " << torch_version() << ", " << torch::get_num_threads() << " threads";
     if (torch::cuda::is_available())
-        s << ", CUDA devices: " << torch::cuda::device_count();
+        s << ", CUDA devices: " << static_cast<int>(torch::cuda::device_count()); // char-sized in 2.x
     return s.str();
 }
 

@@ -114,7 +114,8 @@ std::string runtime_summary()
     std::ostringstream s;
     s << "LibTorch " << torch_version() << "\n";
     if (torch::cuda::is_available())
-        s << "CUDA: " << torch::cuda::device_count() << " device(s)\n";
+        // device_count() is c10::DeviceIndex, a char-sized integer in LibTorch 2.x: print it as a number.
+        s << "CUDA: " << static_cast<int>(torch::cuda::device_count()) << " device(s)\n";
     else
         s << "CUDA: not available\n";
     s << "threads: " << torch::get_num_threads() << " of "

@@ -41,7 +41,7 @@ at::Tensor CLIPAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mas
     const auto split = [&](const at::Tensor& t) { // [B, L, C] -> [B, heads, L, C/heads]
         return t.view({B, L, heads, C / heads}).transpose(1, 2);
     };
-    const auto a = scaled_dot_product_attention(split(q_proj(x)), split(k_proj(x)), split(v_proj(x)), mask);
+    const auto a = psa::scaled_dot_product_attention(split(q_proj(x)), split(k_proj(x)), split(v_proj(x)), mask);
     return out_proj(a.transpose(1, 2).reshape({B, L, C}));
 }
 

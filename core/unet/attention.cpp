@@ -48,7 +48,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& context
         k = k.to(torch::kFloat);
         v = v.to(torch::kFloat);
     }
-    auto out = scaled_dot_product_attention(q, k, v); // [B, H, N, D]
+    auto out = psa::scaled_dot_product_attention(q, k, v); // [B, H, N, D]
     if (upcast)
         out = out.to(dtype);
     out = out.transpose(1, 2).reshape({batch, -1, heads * head_dim}); // [B, N, inner]

@@ -50,7 +50,7 @@ at::Tensor VAEAttentionImpl::forward(const at::Tensor& x)
         k = k.to(torch::kFloat);
         v = v.to(torch::kFloat);
     }
-    auto a = scaled_dot_product_attention(q, k, v).squeeze(1); // [B, HW, C]
+    auto a = psa::scaled_dot_product_attention(q, k, v).squeeze(1); // [B, HW, C]
     if (upcast)
         a = a.to(dtype);
     a = to_out[0]->as<LinearImpl>()->forward(a);
