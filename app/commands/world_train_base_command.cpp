@@ -51,6 +51,7 @@ struct Options {
     std::string stage = "all";
     bool resume = false;
     double budget_seconds = 0;
+    c10::Device device{c10::kCPU};
     const CommandLine* cl = nullptr;
 };
 
@@ -97,9 +98,9 @@ int run_stage(const Options& o, PretrainStage stage, const CaptionImageSet& data
         std::cerr << "[" << name << "] already at step " << config.steps << ": skipped\n";
         return 0;
     }
-    PretrainTrainer trainer(stage, o.run, data, config, job);
+    PretrainTrainer trainer(stage, o.run, data, config, job, o.device);
     std::cerr << "[" << name << "] " << trainer.parameter_count() << " trainable parameters, " << data.size()
-              << " images, batch " << config.batch << "\n";
+              << " images, batch " << config.batch << ", on " << o.device.str() << "\n";
     if (o.resume) {
         if (trainer.resume())
             std::cerr << "[" << name << "] resuming at step " << trainer.step() << "/" << config.steps << "\n";
@@ -153,6 +154,8 @@ int run_world_train_base(const std::vector<std::string>& args)
         {"edge-weight", true, false, "vae: weight of the edge (image gradient) L1 term (default 0.1)"},
         {"arch", true, false, "architecture configs for a new run (default: the bundled models/demo)"},
         {"export-to", true, false, "export folder (default RUN/model)"},
+        {"device", true, false, "auto|cpu|cuda|cuda:N (default auto: CUDA when available; a resume continues bit "
+                                "for bit only on the CPU with the same thread count)"},
         {"threads", true, false, "CPU threads (default: every core, or $PSA_THREADS)"},
         {"resume", false, false, "continue the stages' newest checkpoints"},
         {"help", false, false, "show this help"}};
@@ -175,6 +178,7 @@ int run_world_train_base(const std::vector<std::string>& args)
     if (o.budget_seconds < 0)
         throw InvalidRequest("option --minutes: must not be negative");
     configure_threads(cl.get_int("threads", 0));
+    o.device = choose_device(cl.get("device", "auto"));
 
     const auto sitting_start = std::chrono::steady_clock::now();
     InterruptGuard interrupt;

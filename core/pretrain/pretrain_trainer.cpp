@@ -27,7 +27,7 @@ namespace psa {
 namespace fs = std::filesystem;
 
 PretrainTrainer::PretrainTrainer(PretrainStage stage, fs::path run_dir, const CaptionImageSet& data,
-                                 PretrainConfig config, JobControl& job)
+                                 PretrainConfig config, JobControl& job, c10::Device device)
     : impl_(std::make_unique<Impl>())
 {
     config.validate();
@@ -37,8 +37,8 @@ PretrainTrainer::PretrainTrainer(PretrainStage stage, fs::path run_dir, const Ca
     m.stage_dir = stage_dir(m.run_dir, stage);
     m.config = std::move(config);
     const auto& c = m.config;
-    m.model = stage == PretrainStage::Vae ? make_vae_stage(m.run_dir, data, c, job)
-                                          : make_unet_stage(m.run_dir, data, c, job);
+    m.model = stage == PretrainStage::Vae ? make_vae_stage(m.run_dir, data, c, job, device)
+                                          : make_unet_stage(m.run_dir, data, c, job, device);
 
     std::vector<at::Tensor> params;
     for (const auto& [name, module] : m.model->modules())

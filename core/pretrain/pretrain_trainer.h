@@ -6,6 +6,8 @@
 #include "common/progress.h"
 #include "pretrain/pretrain_config.h"
 
+#include <c10/core/Device.h>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -53,8 +55,11 @@ public:
     /// RUN/tokenizer and RUN/vae/final (ConfigError naming what is missing and which stage makes
     /// it) and caches every image's posterior (Stage::Encode progress). Throws InvalidRequest for
     /// a bad config, ConfigError for architecture configs that do not fit together.
+    /// `device` holds the networks, the optimizer and the cached data; every random draw still
+    /// comes from the CPU generator, so a CPU run is unchanged and a resume continues the same
+    /// draws on any device (bit for bit only on the CPU: CUDA kernels are not deterministic).
     PretrainTrainer(PretrainStage stage, std::filesystem::path run_dir, const CaptionImageSet& data,
-                    PretrainConfig config, JobControl& job);
+                    PretrainConfig config, JobControl& job, c10::Device device = c10::Device(c10::kCPU));
     ~PretrainTrainer();
     PretrainTrainer(const PretrainTrainer&) = delete;
     PretrainTrainer& operator=(const PretrainTrainer&) = delete;

@@ -7,6 +7,7 @@
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <torch/nn/module.h>
 
 #include <filesystem>
@@ -41,11 +42,18 @@ public:
     virtual void complete(JobControl& job) {}
 };
 
-/// RUN/arch must hold the architecture; see pretrain_trainer.h for what each stage reads.
+/// RUN/arch must hold the architecture; see pretrain_trainer.h for what each stage reads. The
+/// networks and the cached data live on `device`; random draws are made on the CPU generator
+/// and moved there (`draw_on`), so a stage draws the same numbers on every device.
 std::unique_ptr<StageModel> make_vae_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
-                                           const PretrainConfig& config, JobControl& job);
+                                           const PretrainConfig& config, JobControl& job, c10::Device device);
 std::unique_ptr<StageModel> make_unet_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
-                                            const PretrainConfig& config, JobControl& job);
+                                            const PretrainConfig& config, JobControl& job, c10::Device device);
+
+/// Standard normal noise of `sizes` from the CPU generator `gen`, on `device`.
+at::Tensor draw_on(c10::Device device, at::IntArrayRef sizes, at::Generator& gen);
+/// Dataset row numbers as an int64 index tensor on `device`.
+at::Tensor row_index(const std::vector<int64_t>& rows, c10::Device device);
 
 /// [N, 3, R, R] uint8: every image of the set, RGB, resized (shorter side) and centre-cropped to
 /// R as the DPO trainer's preprocessing does. Stage::Load progress per image; IoError naming the

@@ -31,8 +31,9 @@ namespace {
 
 class UnetStage : public StageModel {
 public:
-    UnetStage(const fs::path& run_dir, const CaptionImageSet& data, const PretrainConfig& config, JobControl& job)
-        : config_(config)
+    UnetStage(const fs::path& run_dir, const CaptionImageSet& data, const PretrainConfig& config, JobControl& job,
+              c10::Device device)
+        : config_(config), device_(device)
     {
         const auto arch = run_dir / "arch";
         const auto tokenizer_dir = run_dir / "tokenizer";
@@ -64,11 +65,13 @@ public:
         if (truncated)
             spdlog::warn("pretrain: {} captions are longer than {} tokens and are truncated ({} "
                          "max_position_embeddings)", truncated, length, text_path.string());
-        ids_ = torch::tensor(ids, torch::kLong).reshape({static_cast<int64_t>(data.size()), length}); // [N, L]
+        ids_ = torch::tensor(ids, torch::kLong)
+                   .reshape({static_cast<int64_t>(data.size()), length})
+                   .to(device); // [N, L]
         const auto empty = tokenizer.encode_padded("", length).input_ids;
-        empty_ids_ = torch::tensor(empty, torch::kLong); // [L]
+        empty_ids_ = torch::tensor(empty, torch::kLong).to(device); // [L]
 
-        alphas_cumprod_ = scheduler.alphas_cumprod().to(torch::kFloat);
+        alphas_cumprod_ = scheduler.alphas_cumprod().to(device, torch::kFloat);
         cache_latents(data, vae_config, vae_dir, job);
         if (config.focus_weight != 1.0) {
             if (!data.has_focus_boxes())
@@ -76,12 +79,15 @@ public:
                                                "focus_weight " + std::to_string(config.focus_weight) +
                                                    " needs \"focus_boxes\" in the metadata, and no line has "
                                                    "them (a world from an older psa: generate it again)"));
-            focus_maps_ = focus_weight_maps(data, latent_mean_.size(2), latent_mean_.size(3), config.focus_weight);
+            focus_maps_ =
+                focus_weight_maps(data, latent_mean_.size(2), latent_mean_.size(3), config.focus_weight).to(device);
         }
 
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         text_encoder_ = CLIPTextModel(text_config_);
         unet_ = UNet2DConditionModel(unet_config_);
+        text_encoder_->to(device);
+        unet_->to(device);
         text_encoder_->train();
         unet_->train();
     }
@@ -96,7 +102,7 @@ public:
     StageLoss loss(const std::vector<int64_t>& rows, at::Generator& gen,
                    const std::function<double()>* uniform01) override
     {
-        const auto index = torch::tensor(rows, torch::kLong);
+        const auto index = row_index(rows, device_);
         const auto b = static_cast<int64_t>(rows.size());
         auto ids = ids_.index_select(0, index).clone(); // [B, L]
         if (uniform01)
@@ -106,10 +112,10 @@ public:
         const auto mean = latent_mean_.index_select(0, index);
         auto latents = mean; // [B, C, h, w], unscaled
         if (config_.sample_posterior)
-            latents = mean + latent_std_.index_select(0, index) * torch::randn(mean.sizes(), gen, torch::kFloat);
+            latents = mean + latent_std_.index_select(0, index) * draw_on(device_, mean.sizes(), gen);
         latents = latents * scaling_factor_;
-        const auto noise = torch::randn(latents.sizes(), gen, torch::kFloat);
-        const auto t = torch::randint(0, alphas_cumprod_.size(0), {b}, gen, torch::kLong);
+        const auto noise = draw_on(device_, latents.sizes(), gen);
+        const auto t = torch::randint(0, alphas_cumprod_.size(0), {b}, gen, torch::kLong).to(device_);
         const auto alpha_bar_t = alphas_cumprod_.index_select(0, t).view({b, 1, 1, 1});
         const auto noisy = alpha_bar_t.sqrt() * latents + (1 - alpha_bar_t).sqrt() * noise;
         const auto context = text_encoder_->encode(ids); // [B, L, hidden]
@@ -160,6 +166,7 @@ private:
         }
         const auto weights = vae_dir / "diffusion_pytorch_model.safetensors";
         load_into(*vae, load_state_dict(weights), weights.string());
+        vae->to(device_);
         vae->eval();
         scaling_factor_ = vae_config.scaling_factor;
         const auto images = load_image_rows(data, static_cast<int>(vae_config.sample_size), job);
@@ -167,7 +174,8 @@ private:
         std::vector<at::Tensor> means, stds;
         constexpr int64_t kChunk = 64;
         for (int64_t first = 0; first < n; first += kChunk) {
-            const auto posterior = vae->encode(rows_to_unit_range(images.slice(0, first, std::min(n, first + kChunk))));
+            const auto chunk = images.slice(0, first, std::min(n, first + kChunk)).to(device_);
+            const auto posterior = vae->encode(rows_to_unit_range(chunk));
             means.push_back(posterior.mean);
             stds.push_back(posterior.std);
             job.report(Stage::Encode, static_cast<int>(std::min(n, first + kChunk)), static_cast<int>(n), "latents");
@@ -177,6 +185,7 @@ private:
     }
 
     PretrainConfig config_;
+    c10::Device device_;
     CLIPTextConfig text_config_;
     UNet2DConditionConfig unet_config_;
     at::Tensor ids_;       // [N, L] int64
@@ -192,9 +201,9 @@ private:
 } // namespace
 
 std::unique_ptr<StageModel> make_unet_stage(const fs::path& run_dir, const CaptionImageSet& data,
-                                            const PretrainConfig& config, JobControl& job)
+                                            const PretrainConfig& config, JobControl& job, c10::Device device)
 {
-    return std::make_unique<UnetStage>(run_dir, data, config, job);
+    return std::make_unique<UnetStage>(run_dir, data, config, job, device);
 }
 
 } // namespace psa

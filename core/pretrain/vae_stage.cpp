@@ -77,8 +77,9 @@ void fold_latent_standardization(NamedTensors& weights, const LatentChannelStats
 
 class VaeStage : public StageModel {
 public:
-    VaeStage(const fs::path& run_dir, const CaptionImageSet& data, const PretrainConfig& config, JobControl& job)
-        : run_dir_(run_dir), config_(config)
+    VaeStage(const fs::path& run_dir, const CaptionImageSet& data, const PretrainConfig& config, JobControl& job,
+             c10::Device device)
+        : run_dir_(run_dir), config_(config), device_(device)
     {
         const auto config_path = run_dir / "arch" / "vae" / "config.json";
         vae_config_ = AutoencoderKLConfig::from_json(config_path);
@@ -87,9 +88,10 @@ public:
             throw ConfigError(path_message(config_path.string(), "sample_size " + std::to_string(resolution) +
                                                                      " is not a multiple of the downsampling factor " +
                                                                      std::to_string(vae_config_.downsample_factor())));
-        images_ = load_image_rows(data, resolution, job);
+        images_ = load_image_rows(data, resolution, job).to(device);
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         vae_ = AutoencoderKL(vae_config_);
+        vae_->to(device);
         vae_->train();
     }
 
@@ -99,9 +101,9 @@ public:
     StageLoss loss(const std::vector<int64_t>& rows, at::Generator& gen,
                    const std::function<double()>*) override
     {
-        const auto x = rows_to_unit_range(images_.index_select(0, torch::tensor(rows, torch::kLong))); // [B,3,R,R]
+        const auto x = rows_to_unit_range(images_.index_select(0, row_index(rows, device_))); // [B,3,R,R]
         const auto posterior = vae_->encode(x);
-        const auto eps = torch::randn(posterior.mean.sizes(), gen, torch::kFloat);
+        const auto eps = draw_on(device_, posterior.mean.sizes(), gen);
         const auto reconstruction = vae_->decode(posterior.sample(eps));
         const auto diff = reconstruction - x;
         const auto l1 = diff.abs().mean();
@@ -170,7 +172,7 @@ private:
         for (int64_t first = 0; first < n; first += kChunk) {
             const auto x = rows_to_unit_range(images_.slice(0, first, std::min(n, first + kChunk)));
             const auto posterior = vae_->encode(x);
-            const auto z = posterior.sample(torch::randn(posterior.mean.sizes(), gen, torch::kFloat))
+            const auto z = posterior.sample(draw_on(device_, posterior.mean.sizes(), gen))
                                .to(torch::kDouble); // [B, C, h, w]
             const auto s = z.sum(at::IntArrayRef{0, 2, 3}), s2 = z.pow(2).sum(at::IntArrayRef{0, 2, 3});
             sum = sum.defined() ? sum + s : s;
@@ -188,6 +190,7 @@ private:
 
     fs::path run_dir_;
     PretrainConfig config_;
+    c10::Device device_;
     AutoencoderKLConfig vae_config_;
     at::Tensor images_; // [N, 3, R, R] uint8
     AutoencoderKL vae_{nullptr};
@@ -196,9 +199,9 @@ private:
 } // namespace
 
 std::unique_ptr<StageModel> make_vae_stage(const fs::path& run_dir, const CaptionImageSet& data,
-                                           const PretrainConfig& config, JobControl& job)
+                                           const PretrainConfig& config, JobControl& job, c10::Device device)
 {
-    return std::make_unique<VaeStage>(run_dir, data, config, job);
+    return std::make_unique<VaeStage>(run_dir, data, config, job, device);
 }
 
 } // namespace psa

@@ -542,6 +542,47 @@ private Q_SLOTS:
         }
     }
 
+    // Runs where CUDA is (scripts/cuda-build has no Qt tests; a CUDA LibTorch with Qt runs it):
+    // the stage on the GPU draws the same noise, rows and timesteps as on the CPU, so its losses
+    // and weights follow the CPU run's to float tolerance, and a CPU checkpoint resumes there.
+    void cuda_stage_follows_the_cpu_run_data() { resumed_stage_is_bit_identical_data(); }
+    void cuda_stage_follows_the_cpu_run()
+    {
+        if (!torch::cuda::is_available())
+            QSKIP("no CUDA device");
+        QFETCH(int, stage_index);
+        const auto stage = static_cast<PretrainStage>(stage_index);
+        TinyRun r(stage == PretrainStage::Unet ? 4 : 0);
+        auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 4);
+        c.caption_dropout = 0.3;
+        const auto on_cpu = r.tmp / "cpu", on_gpu = r.tmp / "gpu";
+        for (const auto& dir : {on_cpu, on_gpu})
+            fs::copy(r.run, dir, fs::copy_options::recursive);
+        JobControl job;
+        std::vector<double> cpu_losses, gpu_losses;
+        PretrainTrainer cpu(stage, on_cpu, *r.data, c, job);
+        cpu.train(job, [&](const PretrainStepStats& s) { cpu_losses.push_back(s.loss); });
+        PretrainTrainer gpu(stage, on_gpu, *r.data, c, job, c10::Device(c10::kCUDA, 0));
+        gpu.train(job, [&](const PretrainStepStats& s) { gpu_losses.push_back(s.loss); });
+        QCOMPARE(gpu_losses.size(), cpu_losses.size());
+        for (size_t i = 0; i < cpu_losses.size(); ++i)
+            QVERIFY2(std::abs(gpu_losses[i] - cpu_losses[i]) <= 1e-3 * std::abs(cpu_losses[i]),
+                     ("step " + std::to_string(i + 1) + ": cuda " + std::to_string(gpu_losses[i]) + ", cpu " +
+                      std::to_string(cpu_losses[i])).c_str());
+        const auto ck = "checkpoints/step-00000004/weights.safetensors";
+        const auto wc = read_tensors(PretrainTrainer::stage_dir(on_cpu, stage) / ck);
+        const auto wg = read_tensors(PretrainTrainer::stage_dir(on_gpu, stage) / ck);
+        for (const auto& [name, t] : wc)
+            QVERIFY2(torch::allclose(t, wg.at(name), 1e-3, 1e-4), (name + " differs on CUDA").c_str());
+        // The CPU run's checkpoint continues on the GPU.
+        auto longer = c;
+        longer.steps = 5;
+        PretrainTrainer moved(stage, on_cpu, *r.data, longer, job, c10::Device(c10::kCUDA, 0));
+        QVERIFY(moved.resume());
+        QCOMPARE(moved.train(job).outcome, Outcome::Completed);
+        QCOMPARE(moved.step(), 5);
+    }
+
     void learning_rate_warms_up_holds_then_decays_to_zero()
     {
         PretrainConfig c;
