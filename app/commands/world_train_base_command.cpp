@@ -75,6 +75,7 @@ PretrainConfig stage_config(const Options& o, PretrainStage stage)
         c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
         c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
         c.focus_weight = cl.get_double("focus-weight", c.focus_weight);
+        c.init_from = cl.get("init-from", c.init_from);
     } else {
         c.kl_weight = cl.get_double("kl-weight", c.kl_weight);
         c.edge_weight = cl.get_double("edge-weight", c.edge_weight);
@@ -150,6 +151,8 @@ int run_world_train_base(const std::vector<std::string>& args)
         {"focus-weight", true, false, "unet: loss weight of the metadata's focus_boxes (the world's subject "
                                       "and motifs) against 1 for the background; 1 = plain MSE (default; a "
                                       "resumed stage may change it)"},
+        {"init-from", true, false, "unet: start from this exported model's text encoder and UNet (a warm restart; "
+                                   "its tokenizer and configs must be the run's)"},
         {"kl-weight", true, false, "vae: weight of the KL term (default 1e-5)"},
         {"edge-weight", true, false, "vae: weight of the edge (image gradient) L1 term (default 0.1)"},
         {"arch", true, false, "architecture configs for a new run (default: the bundled models/demo)"},

@@ -37,6 +37,7 @@ const auto visit_fields = [](PretrainConfig& c, auto&& v) {
     v("ema_decay", c.ema_decay);
     v("sample_posterior", c.sample_posterior);
     v("focus_weight", c.focus_weight);
+    v("init_from", c.init_from);
     v("checkpoint_every", c.checkpoint_every);
     v("keep_checkpoints", c.keep_checkpoints);
 };

@@ -41,6 +41,11 @@ struct PretrainConfig {
     /// (pretrain/focus_weights.h); 1: the plain MSE. It only shapes the steps still to come, so a
     /// resumed stage may change it (fine-tuning a plainly trained UNet toward its objects).
     double focus_weight = 1.0;
+    /// An exported model (diffusers folder) whose text encoder and UNet weights start the stage
+    /// instead of random ones: a warm restart, e.g. from a model trained in an earlier sitting on
+    /// another machine, of which only the fp16 export came back. Its tokenizer and its UNet and
+    /// text-encoder configs must equal the run's. "" = random initial weights.
+    std::string init_from;
 
     // ---- output ----
     int checkpoint_every = 200;   ///< 0: only at the end, on a stop and when the time budget ends

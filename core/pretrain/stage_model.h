@@ -50,6 +50,13 @@ std::unique_ptr<StageModel> make_vae_stage(const std::filesystem::path& run_dir,
 std::unique_ptr<StageModel> make_unet_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
                                             const PretrainConfig& config, JobControl& job, c10::Device device);
 
+/// The text encoder's and UNet's weights of the exported model `model_dir` (config.init_from)
+/// copied into the stage's fresh networks. ConfigError naming the file when the model's tokenizer
+/// or its text-encoder or UNet config differs from the run's; ModelLoadError for weights that do
+/// not fit.
+void load_initial_weights(const std::filesystem::path& model_dir, const std::filesystem::path& run_dir,
+                          torch::nn::Module& text_encoder, torch::nn::Module& unet);
+
 /// Standard normal noise of `sizes` from the CPU generator `gen`, on `device`.
 at::Tensor draw_on(c10::Device device, at::IntArrayRef sizes, at::Generator& gen);
 /// Dataset row numbers as an int64 index tensor on `device`.

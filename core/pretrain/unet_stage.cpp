@@ -86,6 +86,8 @@ public:
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         text_encoder_ = CLIPTextModel(text_config_);
         unet_ = UNet2DConditionModel(unet_config_);
+        if (!config.init_from.empty()) // a resume then loads its checkpoint over these
+            load_initial_weights(config.init_from, run_dir, *text_encoder_, *unet_);
         text_encoder_->to(device);
         unet_->to(device);
         text_encoder_->train();

@@ -657,6 +657,57 @@ private Q_SLOTS:
         QCOMPARE(export_demo_model(r.run, {}, job).bytes, e.bytes);
     }
 
+    // --init-from: a new run's text encoder and UNet start at an exported model's weights (the
+    // UNet's EMA, rounded to fp16), and a model of another vocabulary or layout is refused.
+    void warm_restart_starts_from_an_exported_model()
+    {
+        TinyRun r(10);
+        JobControl job;
+        {
+            PretrainTrainer first(PretrainStage::Unet, r.run, *r.data, quick(PretrainConfig::unet_defaults(), 4), job);
+            first.train(job);
+        }
+        const auto model = export_demo_model(r.run, {}, job).folder;
+        // The second run shares the first one's architecture, tokenizer and VAE.
+        const auto again = r.tmp / "again";
+        fs::create_directories(again / "vae");
+        for (const char* sub : {"arch", "tokenizer", "vae/final"})
+            fs::copy(r.run / sub, again / sub, fs::copy_options::recursive);
+        auto c = quick(PretrainConfig::unet_defaults(), 4);
+        c.init_from = model.string();
+        PretrainTrainer warm(PretrainStage::Unet, again, *r.data, c, job);
+        const auto start = read_tensors(warm.save_checkpoint() / "weights.safetensors");
+        const auto exported_unet = read_tensors(model / "unet" / "diffusion_pytorch_model.safetensors");
+        const auto exported_text = read_tensors(model / "text_encoder" / "model.safetensors");
+        for (const auto& [name, t] : exported_unet) {
+            QVERIFY2(torch::equal(start.at("unet." + name), t.to(torch::kFloat)), name.c_str());
+            QVERIFY2(torch::equal(start.at("ema.unet." + name), t.to(torch::kFloat)), name.c_str()); // EMA starts there
+        }
+        for (const auto& [name, t] : exported_text)
+            QVERIFY2(torch::equal(start.at("text_encoder." + name), t.to(torch::kFloat)), name.c_str());
+        fs::remove_all(again / "unet"); // a fresh run refuses a folder that holds checkpoints
+        QCOMPARE(warm.train(job).outcome, Outcome::Completed);
+        QCOMPARE(PretrainConfig::from_json(c.to_json(), "test").init_from, model.string());
+
+        // Another vocabulary: the token ids would not match.
+        const auto other_vocab = r.tmp / "other-vocab";
+        fs::copy(again, other_vocab, fs::copy_options::recursive);
+        fs::remove_all(other_vocab / "unet");
+        write_file_atomic(other_vocab / "tokenizer" / "merges.txt", "#version: 0.2\n");
+        QVERIFY(error_of<ConfigError>([&] { PretrainTrainer(PretrainStage::Unet, other_vocab, *r.data, c, job); })
+                    .contains("token ids"));
+        // Another UNet layout: the error names the setting.
+        const auto other_arch = r.tmp / "other-arch";
+        fs::copy(again, other_arch, fs::copy_options::recursive);
+        fs::remove_all(other_arch / "unet");
+        const auto unet_config = other_arch / "arch" / "unet" / "config.json";
+        auto j = json::parse(read_file_text(unet_config));
+        j["attention_head_dim"] = 1;
+        write_json(unet_config, j);
+        QVERIFY(error_of<ConfigError>([&] { PretrainTrainer(PretrainStage::Unet, other_arch, *r.data, c, job); })
+                    .contains("attention_head_dim"));
+    }
+
     void demo_architecture_builds_exports_and_fits_the_size_budget()
     {
         test::TempDir tmp;
