@@ -29,7 +29,7 @@ struct BenchRow {
     std::string what;        // "UNet batch 2", "VAE decode", ...
     std::string size;        // "512 px"
     std::string device;      // "cpu fp32"
-    std::vector<double> seconds;
+    std::vector<double> seconds{}; // initialised, so that rows built from their first four fields warn of nothing
     double median = 0, min = 0, max = 0;
     double peak_rss_mb = 0;  // peak resident memory during the measurement (whole process)
 };

@@ -23,7 +23,9 @@ namespace {
 
 std::string type_name(const json& v) { return v.type_name(); }
 
-const json& require(const json& j, const std::string& key, const std::string& source)
+// The key is a C string so that no temporary std::string is bound: g++ 13's -Wdangling-reference
+// otherwise flags every `const auto& v = require(j, "age", ...)` although `v` refers into `j`.
+const json& require(const json& j, const char* key, const std::string& source)
 {
     if (!j.contains(key))
         field_error(source, key, "is missing");
@@ -34,7 +36,7 @@ std::string get_string(const json& j, const std::string& key, const std::string&
 {
     if (!required && !j.contains(key))
         return {};
-    const auto& v = require(j, key, source);
+    const auto& v = require(j, key.c_str(), source);
     if (!v.is_string())
         field_error(source, key, "expected a string, got " + type_name(v));
     return v.get<std::string>();
