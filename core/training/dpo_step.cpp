@@ -4,6 +4,7 @@
 #include "pipeline/components.h"
 #include "pipeline/prompt_encoding.h"
 #include "tensor_io/image_tensor.h"
+#include "training/anchor_loss.h"
 #include "training/image_preprocess.h"
 #include "training/shuffled_order.h"
 #include "training/trainer_impl.h"
@@ -121,6 +122,10 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
     // Draw order is part of the run's definition: posterior samples, noise, timesteps.
     const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
     mb.latents = (m + s * eps) * model->vae->scaling_factor();
+    if (config.anchor_weight > 0) {
+        const auto means = m.to(device).chunk(2);
+        mb.agreement = pair_agreement_mask(means[0], means[1]);
+    }
     const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
     mb.noise = torch::cat({noise, noise});
     const auto t = torch::randint(0, alphas_cumprod.size(0), {b}, gen, torch::kLong);
@@ -172,7 +177,10 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         }
         unet->set_attention_hook(nullptr);
     }
-    return dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
+    auto terms = dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
+    if (mb.agreement.defined())
+        terms.loss = terms.loss + config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.agreement);
+    return terms;
 }
 
 } // namespace psa

@@ -33,6 +33,9 @@ struct TrainConfig {
     /// Weight of the chosen image's denoising error added to the DPO loss (0: the reference's pure
     /// DPO). It keeps what the chosen image shows (subject, allowed content) while DPO suppresses.
     double sft_weight = 0.0;
+    /// Weight of the anchor term (training/anchor_loss.h): the policy's squared difference from the
+    /// reference where the pair's two images agree (0: off, the reference's pure DPO).
+    double anchor_weight = 0.0;
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

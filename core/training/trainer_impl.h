@@ -25,6 +25,7 @@ namespace psa {
 /// One micro-batch of B pairs, rows ordered [chosen 0..B-1; rejected 0..B-1] (dpo_loss layout).
 struct DpoMicroBatch {
     at::Tensor latents;    // [2B, C, h, w] float32, scaled by the VAE's scaling_factor
+    at::Tensor agreement;  // [B, 1, h, w] where the pair's images agree (anchor term), or undefined
     at::Tensor noise;      // [2B, C, h, w], one sample per pair, repeated for both halves
     at::Tensor timesteps;  // [2B] int64, one per pair, repeated
     at::Tensor text;       // [2B, 77, D] float32

@@ -11,6 +11,7 @@
 #include "support/parity.h"
 #include "tensor_io/image_tensor.h"
 #include "tensor_io/safetensors.h"
+#include "training/anchor_loss.h"
 #include "training/checkpoint_folder.h"
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
@@ -277,6 +278,39 @@ private Q_SLOTS:
         QVERIFY(curve.back().first < curve.front().first);
     }
 
+    // The anchor term (training/anchor_loss.h): the mask is the cells away from where the pair
+    // differs, and the term is the policy-reference distance over exactly those cells.
+    void anchor_term_covers_where_the_pair_agrees()
+    {
+        auto w = torch::zeros({2, 4, 6, 6});
+        auto l = w.clone();
+        l.index_put_({0, torch::indexing::Slice(), 2, 3}, 1.0);      // pair 0 differs in cell (2, 3) ...
+        l.index_put_({0, 1, 5, 0}, 0.1);                            // ... and negligibly in (5, 0)
+        const auto agree = pair_agreement_mask(w, l);                // pair 1 does not differ at all
+        QCOMPARE(agree.sizes().vec(), (std::vector<int64_t>{2, 1, 6, 6}));
+        for (int64_t y = 0; y < 6; ++y)
+            for (int64_t x = 0; x < 6; ++x) {
+                const bool near = std::abs(y - 2) <= 1 && std::abs(x - 3) <= 1;
+                QCOMPARE(agree[0][0][y][x].item<float>(), near ? 0.0f : 1.0f);
+                QCOMPARE(agree[1][0][y][x].item<float>(), 1.0f);
+            }
+        // [2B] predictions: an error of 2 inside the difference and 1 outside, in sample 0 only.
+        auto model = torch::zeros({4, 4, 6, 6});
+        model.index_put_({0}, 1.0);
+        model.index_put_({0, torch::indexing::Slice(), 2, 3}, 2.0);
+        const auto ref = torch::zeros_like(model);
+        // Sample 0 sees error 1 on its 27 agreed cells; the others see none: mean (1 + 0 + 0 + 0) / 4.
+        QCOMPARE(anchored_mse(model, ref, agree).item<double>(), 0.25);
+        QCOMPARE(anchored_mse(ref, ref, agree).item<double>(), 0.0);
+        auto bad = TrainConfig();
+        bad.anchor_weight = -1;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("anchor_weight"));
+        TrainConfig c;
+        c.anchor_weight = 2.5;
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").anchor_weight, 2.5);
+    }
+
+    // ---- resume, checkpoints ----
     // ---- resume, checkpoints ----
 
     void resumed_run_is_bit_identical()
