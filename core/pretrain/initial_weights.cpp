@@ -8,6 +8,8 @@
 #include "common/json_fields.h"
 #include "pretrain/stage_model.h"
 #include "tensor_io/state_dict.h"
+#include "text_encoder/clip_text_model.h"
+#include "unet/unet.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -40,8 +42,8 @@ void require_same_config(const fs::path& model_config, const fs::path& run_confi
 
 } // namespace
 
-void load_initial_weights(const fs::path& model_dir, const fs::path& run_dir, torch::nn::Module& text_encoder,
-                          torch::nn::Module& unet)
+void load_initial_weights(const fs::path& model_dir, const fs::path& run_dir, CLIPTextModel& text_encoder,
+                          UNet2DConditionModel& unet)
 {
     for (const char* file : {"vocab.json", "merges.txt"}) {
         const auto theirs = model_dir / "tokenizer" / file, ours = run_dir / "tokenizer" / file;
@@ -56,13 +58,9 @@ void load_initial_weights(const fs::path& model_dir, const fs::path& run_dir, to
 
     torch::NoGradGuard no_grad;
     const auto text_file = model_dir / "text_encoder" / "model.safetensors";
-    LoadOptions text_options;
-    text_options.ignore_unexpected = [](const std::string& name) {
-        return name.find("position_ids") != std::string::npos;
-    };
-    load_into(text_encoder, load_state_dict(text_file), text_file.string(), text_options);
+    load_text_encoder_weights(text_encoder, load_state_dict(text_file), text_file.string());
     const auto unet_file = model_dir / "unet" / "diffusion_pytorch_model.safetensors";
-    load_into(unet, load_state_dict(unet_file), unet_file.string());
+    load_into(*unet, load_state_dict(unet_file), unet_file.string());
 }
 
 } // namespace psa

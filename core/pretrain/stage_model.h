@@ -20,6 +20,8 @@
 namespace psa {
 
 class CaptionImageSet;
+class CLIPTextModel;        // text_encoder/clip_text_model.h
+class UNet2DConditionModel; // unet/unet.h
 
 struct StageLoss {
     at::Tensor loss;   // 0-d, requires grad when training
@@ -55,7 +57,7 @@ std::unique_ptr<StageModel> make_unet_stage(const std::filesystem::path& run_dir
 /// or its text-encoder or UNet config differs from the run's; ModelLoadError for weights that do
 /// not fit.
 void load_initial_weights(const std::filesystem::path& model_dir, const std::filesystem::path& run_dir,
-                          torch::nn::Module& text_encoder, torch::nn::Module& unet);
+                          CLIPTextModel& text_encoder, UNet2DConditionModel& unet);
 
 /// Standard normal noise of `sizes` from the CPU generator `gen`, on `device`.
 at::Tensor draw_on(c10::Device device, at::IntArrayRef sizes, at::Generator& gen);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "pretrain/caption_image_set.h"
 #include "pretrain/focus_weights.h"
+#include "pretrain/pretrain_trainer.h"
 #include "pretrain/stage_model.h"
 #include "schedulers/scheduler_config.h"
 #include "tensor_io/layers.h"
@@ -86,8 +87,10 @@ public:
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         text_encoder_ = CLIPTextModel(text_config_);
         unet_ = UNet2DConditionModel(unet_config_);
-        if (!config.init_from.empty()) // a resume then loads its checkpoint over these
-            load_initial_weights(config.init_from, run_dir, *text_encoder_, *unet_);
+        // Only a stage without checkpoints starts from the model: a resume loads its checkpoint,
+        // and a fresh run in a folder with checkpoints is refused, so neither needs the model.
+        if (!config.init_from.empty() && !PretrainTrainer::latest_checkpoint(run_dir, PretrainStage::Unet))
+            load_initial_weights(config.init_from, run_dir, text_encoder_, unet_);
         text_encoder_->to(device);
         unet_->to(device);
         text_encoder_->train();

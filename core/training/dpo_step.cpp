@@ -123,7 +123,7 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
     const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
     mb.latents = (m + s * eps) * model->vae->scaling_factor();
     if (config.anchor_weight > 0) {
-        const auto means = m.to(device).chunk(2);
+        const auto means = m.chunk(2); // [B, C, h, w] each: the chosen, then the rejected images
         mb.agreement = pair_agreement_mask(means[0], means[1]);
     }
     const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);

@@ -688,6 +688,14 @@ private Q_SLOTS:
         fs::remove_all(again / "unet"); // a fresh run refuses a folder that holds checkpoints
         QCOMPARE(warm.train(job).outcome, Outcome::Completed);
         QCOMPARE(PretrainConfig::from_json(c.to_json(), "test").init_from, model.string());
+        // A resume reads its checkpoint, not the model: it works with the model gone.
+        fs::rename(model, r.tmp / "model-moved");
+        auto longer = c;
+        longer.steps = 5;
+        PretrainTrainer resumed(PretrainStage::Unet, again, *r.data, longer, job);
+        QVERIFY(resumed.resume());
+        QCOMPARE(resumed.train(job).steps_done, 5);
+        fs::rename(r.tmp / "model-moved", model);
 
         // Another vocabulary: the token ids would not match.
         const auto other_vocab = r.tmp / "other-vocab";
