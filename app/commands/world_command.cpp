@@ -53,6 +53,8 @@ int run_generate_world(const std::vector<std::string>& args)
         {"pairs-per-concept", true, false, "harmful/safe render pairs per concept (default 16; a quarter held out)"},
         {"mixed", true, false, "renders with two concepts of different categories (default 400)"},
         {"plain", true, false, "renders with no concept (default 60)"},
+        {"mixed-pair-scenes", true, false, "two-concept scenes rendered in all four harmful/safe combinations (default 0)"},
+        {"mixed-pairs-per-user", true, false, "preference pairs per user from those scenes: one motif banned, the other kept (default 0)"},
         {"unseen-fraction", true, false, "users kept out of training, for test_unseen (default 0.2)"},
         {"world", true, false, "world spec (default resources/world/world.json)"},
         {"users-csv", true, false, "Sage users.csv to measure attribute frequencies from "
@@ -71,6 +73,8 @@ int run_generate_world(const std::vector<std::string>& args)
     o.pairs_per_concept = cl.get_int("pairs-per-concept", o.pairs_per_concept);
     o.mixed_renders = cl.get_int("mixed", o.mixed_renders);
     o.plain_renders = cl.get_int("plain", o.plain_renders);
+    o.mixed_pair_scenes = cl.get_int("mixed-pair-scenes", o.mixed_pair_scenes);
+    o.mixed_pairs_per_user = cl.get_int("mixed-pairs-per-user", o.mixed_pairs_per_user);
     o.unseen_fraction = cl.get_double("unseen-fraction", o.unseen_fraction);
     o.world_spec = cl.get("world");
     o.users_csv = cl.get("users-csv");

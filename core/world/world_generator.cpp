@@ -39,6 +39,14 @@ struct ConceptPair {
     int harmful = -1, safe = -1; // indices into the render list
 };
 
+// A two-concept scene in its four renders: renders[a][b] has the first concept's harmful motif
+// when a is 1 and the second's when b is 1; each pair of renders that differ in one index differs
+// only inside that concept's motif disk.
+struct MixedPairScene {
+    int renders[2][2] = {{-1, -1}, {-1, -1}};
+    WorldScene scene; // with both concepts harmful
+};
+
 // Four decimals: a tenth of a pixel at 1,000 px, and metadata lines stay short.
 double rounded(double v)
 {
@@ -61,9 +69,32 @@ WorldScene random_scene(const WorldSpec& spec, WorldRng& rng, std::uint64_t seed
     return s;
 }
 
-// The renders: per concept `pairs_per_concept` pairs, then mixed and plain renders.
+// `count` concepts of different categories in different slots; each motif harmful, or harmful
+// at random when `random_motif` (drawn right after its concept, the order the worlds rely on).
+void place_concepts(const WorldSpec& spec, WorldRng& rng, const std::vector<std::string>& category_ids,
+                    const std::map<std::string, std::vector<int>>& by_category, int count,
+                    bool random_motif, WorldScene& s)
+{
+    const int slots = static_cast<int>(spec.slots.size());
+    auto cats = category_ids;
+    rng.shuffle(cats);
+    std::vector<int> free_slots(static_cast<size_t>(slots));
+    for (int i = 0; i < slots; ++i)
+        free_slots[static_cast<size_t>(i)] = i;
+    rng.shuffle(free_slots);
+    for (int k = 0; k < count; ++k) {
+        const auto& list = by_category.at(cats[static_cast<size_t>(k)]);
+        const int concept_index = list[static_cast<size_t>(rng.below(static_cast<int>(list.size())))];
+        const bool harmful = random_motif ? rng.chance(0.5) : true;
+        s.concepts.push_back({concept_index, harmful, free_slots[static_cast<size_t>(k)]});
+    }
+}
+
+// The renders: per concept `pairs_per_concept` pairs, then mixed and plain renders, then the
+// mixed-pair scenes' four renders each (last, so a world without them keeps its order).
 std::vector<Render> plan_renders(const WorldSpec& spec, const WorldGenerateOptions& o,
-                                 std::vector<std::vector<ConceptPair>>& pairs)
+                                 std::vector<std::vector<ConceptPair>>& pairs,
+                                 std::vector<MixedPairScene>& mixed_pairs)
 {
     std::vector<Render> renders;
     pairs.assign(spec.concepts.size(), {});
@@ -93,23 +124,33 @@ std::vector<Render> plan_renders(const WorldSpec& spec, const WorldGenerateOptio
     for (int m = 0; m < o.mixed_renders; ++m) {
         WorldRng rng(WorldRng::derive(o.seed, 12, static_cast<std::uint64_t>(m)));
         WorldScene s = random_scene(spec, rng, WorldRng::derive(o.seed, 13, static_cast<std::uint64_t>(m)));
-        auto cats = category_ids;
-        rng.shuffle(cats);
-        std::vector<int> free_slots(static_cast<size_t>(slots));
-        for (int i = 0; i < slots; ++i)
-            free_slots[static_cast<size_t>(i)] = i;
-        rng.shuffle(free_slots);
-        for (int k = 0; k < per_image; ++k) {
-            const auto& list = by_category[cats[static_cast<size_t>(k)]];
-            const int concept_index = list[static_cast<size_t>(rng.below(static_cast<int>(list.size())))];
-            s.concepts.push_back({concept_index, rng.chance(0.5), free_slots[static_cast<size_t>(k)]});
-        }
+        place_concepts(spec, rng, category_ids, by_category, per_image, true, s);
         renders.push_back({"mix_" + padded(m, 5) + ".png", s});
     }
     for (int p = 0; p < o.plain_renders; ++p) {
         WorldRng rng(WorldRng::derive(o.seed, 14, static_cast<std::uint64_t>(p)));
         renders.push_back(
             {"plain_" + padded(p, 5) + ".png", random_scene(spec, rng, WorldRng::derive(o.seed, 15, p))});
+    }
+    mixed_pairs.clear();
+    if (o.mixed_pair_scenes > 0 && per_image < 2)
+        throw InvalidRequest("world generate: --mixed-pair-scenes needs a world spec with two motif slots and two "
+                             "categories with concepts");
+    for (int m = 0; m < o.mixed_pair_scenes; ++m) {
+        WorldRng rng(WorldRng::derive(o.seed, 16, static_cast<std::uint64_t>(m)));
+        MixedPairScene mp;
+        mp.scene = random_scene(spec, rng, WorldRng::derive(o.seed, 17, static_cast<std::uint64_t>(m)));
+        place_concepts(spec, rng, category_ids, by_category, 2, false, mp.scene);
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b) {
+                WorldScene s = mp.scene;
+                s.concepts[0].harmful = a == 1;
+                s.concepts[1].harmful = b == 1;
+                mp.renders[a][b] = static_cast<int>(renders.size());
+                const std::string suffix = std::string(a ? "h" : "s") + (b ? "h" : "s");
+                renders.push_back({"mixpair_" + padded(m, 5) + "_" + suffix + ".png", s});
+            }
+        mixed_pairs.push_back(mp);
     }
     return renders;
 }
@@ -184,6 +225,19 @@ void make_folder(const fs::path& p)
         throw IoError(path_message(p.string(), "could not create the folder: " + ec.message()));
 }
 
+// One Sage line: `concept` is the concept whose motif tells chosen from rejected.
+ordered sage_pair_line(const Render& chosen, const Render& rejected, const std::string& caption,
+                       const ConceptSpec& concept_spec, const VirtualUser& user)
+{
+    return ordered{{"file_name", "images/" + chosen.name},
+                   {"chosen", "images/" + chosen.name},
+                   {"rejected", "images/" + rejected.name},
+                   {"caption", caption},
+                   {"concept", concept_spec.id},
+                   {"category", concept_spec.category},
+                   {"user_data", user_data_json(user)}};
+}
+
 std::string lines_text(const std::vector<ordered>& lines)
 {
     std::string s;
@@ -213,6 +267,11 @@ void WorldGenerateOptions::validate() const
                              " (need at least 2: one for training, one held out)");
     if (mixed_renders < 0 || plain_renders < 0)
         throw InvalidRequest("world generate: --mixed and --plain must not be negative");
+    if (mixed_pair_scenes < 0 || mixed_pairs_per_user < 0)
+        throw InvalidRequest("world generate: --mixed-pair-scenes and --mixed-pairs-per-user must not be negative");
+    if (mixed_pairs_per_user > 0 && mixed_pair_scenes < 2)
+        throw InvalidRequest("world generate: --mixed-pairs-per-user needs --mixed-pair-scenes of at least 2 "
+                             "(one for training, one held out)");
     if (!(unseen_fraction > 0 && unseen_fraction < 1))
         throw InvalidRequest("world generate: --unseen-fraction must lie strictly between 0 and 1");
     if (val_fraction < 0 || test_seen_fraction < 0 || val_fraction + test_seen_fraction >= 1)
@@ -235,7 +294,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
 
     WorldGenerateResult result;
     std::vector<std::vector<ConceptPair>> pairs;
-    const auto renders = plan_renders(spec, o, pairs);
+    std::vector<MixedPairScene> mixed_pairs;
+    const auto renders = plan_renders(spec, o, pairs, mixed_pairs);
     make_folder(o.out / "images");
     make_folder(o.out / "base" / "images");
     std::vector<ordered> base_lines;
@@ -280,6 +340,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
 
     const int held = std::max(1, o.pairs_per_concept / 4);
     const int trained = o.pairs_per_concept - held;
+    const int mixed_held = std::max(1, o.mixed_pair_scenes / 4);
+    const int mixed_trained = o.mixed_pair_scenes - mixed_held;
     std::map<std::string, std::vector<ordered>> split_lines;
     std::map<std::string, std::set<std::string>> split_images;
     std::vector<ordered> user_lines;
@@ -304,13 +366,37 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
             const bool banned = user.profile.is_banned(concept_spec.category);
             const auto& chosen = renders[static_cast<size_t>(banned ? pair.safe : pair.harmful)];
             const auto& rejected = renders[static_cast<size_t>(banned ? pair.harmful : pair.safe)];
-            split_lines[split].push_back(ordered{{"file_name", "images/" + chosen.name},
-                                                 {"chosen", "images/" + chosen.name},
-                                                 {"rejected", "images/" + rejected.name},
-                                                 {"caption", world_harmful_caption(spec, chosen.scene)},
-                                                 {"concept", concept_spec.id},
-                                                 {"category", concept_spec.category},
-                                                 {"user_data", user_data_json(user)}});
+            split_lines[split].push_back(
+                sage_pair_line(chosen, rejected, world_harmful_caption(spec, chosen.scene), concept_spec, user));
+            split_images[split].insert(chosen.name);
+            split_images[split].insert(rejected.name);
+            ++per_split[split];
+        }
+        // Sage's rule on a two-concept picture: the chosen render shows exactly the user's allowed
+        // motifs; the rejected one flips one of the two, so it either adds a banned motif or drops
+        // an allowed one. Single-concept pairs never show a picture where one motif must go and the
+        // other stay. Its own random stream keeps the pairs above the same with or without these.
+        WorldRng mixed_rng(WorldRng::derive(o.seed, 32, u));
+        for (int k = 0; k < o.mixed_pairs_per_user; ++k) {
+            std::string split = "test_unseen";
+            if (!user.unseen) {
+                const double x = mixed_rng.uniform();
+                split = x < o.val_fraction ? "val" : x < o.val_fraction + o.test_seen_fraction ? "test_seen" : "train";
+            }
+            const int variant =
+                split == "train" ? mixed_rng.below(mixed_trained) : mixed_trained + mixed_rng.below(mixed_held);
+            const auto& mp = mixed_pairs[static_cast<size_t>(variant)];
+            int keep[2];
+            for (int i = 0; i < 2; ++i)
+                keep[i] = user.profile.is_banned(spec.concepts[mp.scene.concepts[i].concept_index].category) ? 0 : 1;
+            const int flipped = mixed_rng.below(2);
+            int other[2] = {keep[0], keep[1]};
+            other[flipped] = 1 - other[flipped];
+            const auto& chosen = renders[static_cast<size_t>(mp.renders[keep[0]][keep[1]])];
+            const auto& rejected = renders[static_cast<size_t>(mp.renders[other[0]][other[1]])];
+            const auto& concept_spec = spec.concepts[mp.scene.concepts[flipped].concept_index];
+            split_lines[split].push_back(
+                sage_pair_line(chosen, rejected, world_harmful_caption(spec, mp.scene), concept_spec, user));
             split_images[split].insert(chosen.name);
             split_images[split].insert(rejected.name);
             ++per_split[split];
@@ -345,6 +431,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                                   {"held_out_pairs_per_concept", held},
                                   {"mixed_renders", o.mixed_renders},
                                   {"plain_renders", o.plain_renders},
+                                  {"mixed_pair_scenes", o.mixed_pair_scenes},
+                                  {"mixed_pairs_per_user", o.mixed_pairs_per_user},
                                   {"unseen_fraction", o.unseen_fraction},
                                   {"val_fraction", o.val_fraction},
                                   {"test_seen_fraction", o.test_seen_fraction},

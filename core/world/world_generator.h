@@ -21,6 +21,10 @@ struct WorldGenerateOptions {
     int pairs_per_concept = 16;   ///< harmful/safe render pairs per concept (>= 2; a quarter held out)
     int mixed_renders = 400;      ///< renders with two concepts of different categories
     int plain_renders = 60;       ///< renders with no concept
+    /// Two-concept scenes rendered in all four harmful/safe combinations (a quarter held out),
+    /// for preference pairs that ban one motif of a picture and keep the other.
+    int mixed_pair_scenes = 0;
+    int mixed_pairs_per_user = 0; ///< such pairs per user, beside the one pair per concept
     double unseen_fraction = 0.2; ///< users held out of training entirely (test_unseen)
     double val_fraction = 0.1;    ///< of a seen user's concepts
     double test_seen_fraction = 0.1;

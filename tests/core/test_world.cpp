@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The Sage-mini world: spec validation, renders, the generator (determinism, Sage format, unseen
-// users, the pair rule, cancellation), the shipped judge on renders of a seed it never saw, the
+// users, the pair rule, two-concept pairs, cancellation), the shipped judge on renders of a seed it never saw, the
 // metrics on hand-made verdicts, and `world eval` end to end on the tiny fixture model.
 #include "adapter/adapter_io.h"
 #include "adapter/safety_adapter.h"
@@ -321,6 +321,79 @@ private Q_SLOTS:
             }
         }
         QVERIFY(banned_pairs > 0 && allowed_pairs > 0);
+    }
+
+    // Two-concept pairs: the chosen render shows exactly the user's allowed motifs, the rejected one
+    // flips one of them; adding them leaves every one-concept pair and render of the world as it was.
+    void mixed_pairs_keep_allowed_and_drop_banned_motifs()
+    {
+        test::TempDir dir;
+        auto with = small_world(dir / "with", 5);
+        with.mixed_pair_scenes = 8;
+        with.mixed_pairs_per_user = 3;
+        generate(with);
+        generate(small_world(dir / "without", 5));
+        const auto spec = load_world_spec(dir / "with" / "world.json", CategorySet::builtin());
+        const std::string base_with = read_file_text(dir / "with" / "base" / "metadata.jsonl");
+        const std::string base_without = read_file_text(dir / "without" / "base" / "metadata.jsonl");
+        QCOMPARE(base_with.substr(0, base_without.size()), base_without);
+        std::map<std::string, json> concepts_of; // render file -> its concepts
+        for (const auto& line : jsonl(dir / "with" / "base" / "metadata.jsonl"))
+            concepts_of[line["file_name"]] = line["concepts"];
+        const int held_scenes = 2, trained_scenes = 6; // a quarter of 8 held out
+        int flipped_banned = 0, flipped_allowed = 0;
+        for (const auto& split : world_split_names()) {
+            PreferenceDatasetOptions strict;
+            strict.strict = true;
+            const auto d = PreferenceDataset::load(dir / "with" / split, strict);
+            std::vector<std::string> single;
+            int mixed = 0;
+            for (const auto& line : jsonl(dir / "with" / split / "metadata.jsonl")) {
+                const std::string chosen = line["chosen"], rejected = line["rejected"];
+                if (chosen.find("mixpair_") == std::string::npos) {
+                    single.push_back(line.dump());
+                    continue;
+                }
+                ++mixed;
+                QCOMPARE(chosen.substr(0, 20), rejected.substr(0, 20)); // images/mixpair_NNNNN: one scene
+                const int scene = std::stoi(chosen.substr(15, 5));
+                QVERIFY2(split == "train" ? scene < trained_scenes : scene >= trained_scenes &&
+                                                                         scene < trained_scenes + held_scenes,
+                         chosen.c_str());
+                const auto bans = line["user_data"]["Banned_Categories"].get<std::vector<std::string>>();
+                const auto& ca = concepts_of.at(chosen);
+                const auto& cr = concepts_of.at(rejected);
+                QCOMPARE(ca.size(), size_t{2});
+                int differing = 0;
+                for (size_t i = 0; i < 2; ++i) {
+                    const std::string category = ca[i]["category"];
+                    const bool banned = std::find(bans.begin(), bans.end(), category) != bans.end();
+                    QCOMPARE(d.user(line["user_data"]["User_ID"]).profile.is_banned(category), banned);
+                    QCOMPARE(ca[i]["harmful"].get<bool>(), !banned);
+                    QCOMPARE(ca[i]["id"], cr[i]["id"]);
+                    const auto& k = spec.concepts[static_cast<size_t>(spec.concept_index(ca[i]["id"]))];
+                    QVERIFY(line["caption"].get<std::string>().find(", with " + k.harmful.phrase) != std::string::npos);
+                    if (ca[i]["harmful"] != cr[i]["harmful"]) {
+                        ++differing;
+                        QCOMPARE(line["concept"], ca[i]["id"]);
+                        (banned ? flipped_banned : flipped_allowed)++;
+                    }
+                }
+                QCOMPARE(differing, 1);
+            }
+            QVERIFY2(mixed > 0, split.c_str());
+            std::vector<std::string> before;
+            for (const auto& line : jsonl(dir / "without" / split / "metadata.jsonl"))
+                before.push_back(line.dump());
+            QCOMPARE(single, before);
+        }
+        QVERIFY(flipped_banned > 0 && flipped_allowed > 0);
+        // Pairs from a single scene could not hold one back for the held-out splits.
+        auto too_few = small_world(dir / "few", 5);
+        too_few.mixed_pair_scenes = 1;
+        too_few.mixed_pairs_per_user = 1;
+        JobControl job;
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, generate_world(too_few, job));
     }
 
     void generation_stops_when_asked()
