@@ -225,6 +225,32 @@ void make_folder(const fs::path& p)
         throw IoError(path_message(p.string(), "could not create the folder: " + ec.message()));
 }
 
+// Renders (or scenes) kept for val and the test splits: the last quarter, at least one.
+int held_out_count(int variants)
+{
+    return std::max(1, variants / 4);
+}
+
+struct PairPlace {
+    std::string split;
+    size_t variant = 0; // which of the pair's render variants (or scenes)
+};
+
+// Where one of a user's pairs goes: an unseen user's pairs all go to test_unseen, a seen user's to
+// val, test_seen or train by the options' fractions; train pairs use the first variants, the others
+// the held-out last quarter, so no render is both trained on and tested.
+PairPlace place_pair(const WorldGenerateOptions& o, bool unseen_user, int variants, WorldRng& rng)
+{
+    const int held = held_out_count(variants), trained = variants - held;
+    PairPlace p{"test_unseen"};
+    if (!unseen_user) {
+        const double x = rng.uniform();
+        p.split = x < o.val_fraction ? "val" : x < o.val_fraction + o.test_seen_fraction ? "test_seen" : "train";
+    }
+    p.variant = static_cast<size_t>(p.split == "train" ? rng.below(trained) : trained + rng.below(held));
+    return p;
+}
+
 // One Sage line: `concept` is the concept whose motif tells chosen from rejected.
 ordered sage_pair_line(const Render& chosen, const Render& rejected, const std::string& caption,
                        const ConceptSpec& concept_spec, const VirtualUser& user)
@@ -338,10 +364,6 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
     for (int k = 0; k < n_unseen; ++k)
         users[static_cast<size_t>(order[static_cast<size_t>(k)])].unseen = true;
 
-    const int held = std::max(1, o.pairs_per_concept / 4);
-    const int trained = o.pairs_per_concept - held;
-    const int mixed_held = std::max(1, o.mixed_pair_scenes / 4);
-    const int mixed_trained = o.mixed_pair_scenes - mixed_held;
     std::map<std::string, std::vector<ordered>> split_lines;
     std::map<std::string, std::set<std::string>> split_images;
     std::vector<ordered> user_lines;
@@ -353,24 +375,24 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
         const auto& user = users[u];
         WorldRng rng(WorldRng::derive(o.seed, 31, u));
         std::map<std::string, int> per_split;
-        for (size_t c = 0; c < spec.concepts.size(); ++c) {
-            std::string split = "test_unseen";
-            if (!user.unseen) {
-                const double x = rng.uniform();
-                split = x < o.val_fraction ? "val" : x < o.val_fraction + o.test_seen_fraction ? "test_seen" : "train";
-            }
-            const int variant = split == "train" ? rng.below(trained) : trained + rng.below(held);
-            const auto& pair = pairs[c][static_cast<size_t>(variant)];
-            const auto& concept_spec = spec.concepts[c];
-            // Sage's rule: the safe image is preferred exactly when the category is banned.
-            const bool banned = user.profile.is_banned(concept_spec.category);
-            const auto& chosen = renders[static_cast<size_t>(banned ? pair.safe : pair.harmful)];
-            const auto& rejected = renders[static_cast<size_t>(banned ? pair.harmful : pair.safe)];
+        // The caption names every concept's harmful phrase whatever the render shows (Sage's).
+        const auto add_pair = [&](const std::string& split, int chosen_index, int rejected_index,
+                                  const ConceptSpec& concept_spec) {
+            const auto& chosen = renders[static_cast<size_t>(chosen_index)];
+            const auto& rejected = renders[static_cast<size_t>(rejected_index)];
             split_lines[split].push_back(
                 sage_pair_line(chosen, rejected, world_harmful_caption(spec, chosen.scene), concept_spec, user));
             split_images[split].insert(chosen.name);
             split_images[split].insert(rejected.name);
             ++per_split[split];
+        };
+        for (size_t c = 0; c < spec.concepts.size(); ++c) {
+            const auto place = place_pair(o, user.unseen, o.pairs_per_concept, rng);
+            const auto& pair = pairs[c][place.variant];
+            const auto& concept_spec = spec.concepts[c];
+            // Sage's rule: the safe image is preferred exactly when the category is banned.
+            const bool banned = user.profile.is_banned(concept_spec.category);
+            add_pair(place.split, banned ? pair.safe : pair.harmful, banned ? pair.harmful : pair.safe, concept_spec);
         }
         // Sage's rule on a two-concept picture: the chosen render shows exactly the user's allowed
         // motifs; the rejected one flips one of the two, so it either adds a banned motif or drops
@@ -378,28 +400,16 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
         // other stay. Its own random stream keeps the pairs above the same with or without these.
         WorldRng mixed_rng(WorldRng::derive(o.seed, 32, u));
         for (int k = 0; k < o.mixed_pairs_per_user; ++k) {
-            std::string split = "test_unseen";
-            if (!user.unseen) {
-                const double x = mixed_rng.uniform();
-                split = x < o.val_fraction ? "val" : x < o.val_fraction + o.test_seen_fraction ? "test_seen" : "train";
-            }
-            const int variant =
-                split == "train" ? mixed_rng.below(mixed_trained) : mixed_trained + mixed_rng.below(mixed_held);
-            const auto& mp = mixed_pairs[static_cast<size_t>(variant)];
+            const auto place = place_pair(o, user.unseen, o.mixed_pair_scenes, mixed_rng);
+            const auto& mp = mixed_pairs[place.variant];
             int keep[2];
             for (int i = 0; i < 2; ++i)
                 keep[i] = user.profile.is_banned(spec.concepts[mp.scene.concepts[i].concept_index].category) ? 0 : 1;
             const int flipped = mixed_rng.below(2);
             int other[2] = {keep[0], keep[1]};
             other[flipped] = 1 - other[flipped];
-            const auto& chosen = renders[static_cast<size_t>(mp.renders[keep[0]][keep[1]])];
-            const auto& rejected = renders[static_cast<size_t>(mp.renders[other[0]][other[1]])];
-            const auto& concept_spec = spec.concepts[mp.scene.concepts[flipped].concept_index];
-            split_lines[split].push_back(
-                sage_pair_line(chosen, rejected, world_harmful_caption(spec, mp.scene), concept_spec, user));
-            split_images[split].insert(chosen.name);
-            split_images[split].insert(rejected.name);
-            ++per_split[split];
+            add_pair(place.split, mp.renders[keep[0]][keep[1]], mp.renders[other[0]][other[1]],
+                     spec.concepts[mp.scene.concepts[flipped].concept_index]);
         }
         ordered reasons = ordered::object();
         for (const auto& b : user.profile.bans)
@@ -428,7 +438,7 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                                   {"users", o.users},
                                   {"unseen_users", n_unseen},
                                   {"pairs_per_concept", o.pairs_per_concept},
-                                  {"held_out_pairs_per_concept", held},
+                                  {"held_out_pairs_per_concept", held_out_count(o.pairs_per_concept)},
                                   {"mixed_renders", o.mixed_renders},
                                   {"plain_renders", o.plain_renders},
                                   {"mixed_pair_scenes", o.mixed_pair_scenes},
