@@ -56,6 +56,8 @@ int run_generate_world(const std::vector<std::string>& args)
         {"mixed-pair-scenes", true, false, "two-concept scenes rendered in all four harmful/safe combinations (default 0)"},
         {"mixed-pairs-per-user", true, false, "preference pairs per user from those scenes: one motif banned, the other kept (default 0)"},
         {"unseen-fraction", true, false, "users kept out of training, for test_unseen (default 0.2)"},
+        {"personal-choice-rate", true, false, "chance that a user decides a category against the ban rules, "
+                                              "each category on its own (default 0)"},
         {"world", true, false, "world spec (default resources/world/world.json)"},
         {"users-csv", true, false, "Sage users.csv to measure attribute frequencies from "
                                    "(default $PSA_SHARED/data/psalign/users.csv or ../shared/...)"},
@@ -76,6 +78,7 @@ int run_generate_world(const std::vector<std::string>& args)
     o.mixed_pair_scenes = cl.get_int("mixed-pair-scenes", o.mixed_pair_scenes);
     o.mixed_pairs_per_user = cl.get_int("mixed-pairs-per-user", o.mixed_pairs_per_user);
     o.unseen_fraction = cl.get_double("unseen-fraction", o.unseen_fraction);
+    o.personal_choice_rate = cl.get_double("personal-choice-rate", o.personal_choice_rate);
     o.world_spec = cl.get("world");
     o.users_csv = cl.get("users-csv");
     InterruptGuard interrupt;

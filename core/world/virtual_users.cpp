@@ -81,4 +81,20 @@ std::vector<VirtualUser> sample_virtual_users(const AttributeFrequencies& f, int
     return out;
 }
 
+void apply_personal_choices(std::vector<VirtualUser>& users, double rate, std::uint64_t seed,
+                            const CategorySet& categories)
+{
+    if (!(rate >= 0 && rate <= 1))
+        throw InvalidRequest("virtual users: personal choice rate " + std::to_string(rate) + " is outside 0-1");
+    if (rate == 0)
+        return;
+    for (size_t i = 0; i < users.size(); ++i) {
+        WorldRng rng(WorldRng::derive(seed, 21, static_cast<std::uint64_t>(i)));
+        auto& profile = users[i].profile;
+        for (const auto& c : categories.all())
+            if (rng.chance(rate))
+                profile.set_banned_by_person(c.id, !profile.is_banned(c.id));
+    }
+}
+
 } // namespace psa

@@ -42,4 +42,13 @@ struct VirtualUser {
 std::vector<VirtualUser> sample_virtual_users(const AttributeFrequencies& frequencies, int count,
                                               std::uint64_t seed, const CategorySet& categories);
 
+/// Each user decides each category against the rule set with chance `rate`, on their own (one
+/// stream per user, independent of the attribute stream), as a person overrides a rule in the
+/// profile editor; such bans are marked overridden. The rules ban categories only in fixed
+/// bundles (Violence, Self-Harm and Sexuality always together), so data from rule-only users
+/// cannot tell an adapter which of a bundle's categories a ban is about. A rate of 0 changes
+/// nothing. Throws InvalidRequest for a rate outside [0, 1].
+void apply_personal_choices(std::vector<VirtualUser>& users, double rate, std::uint64_t seed,
+                            const CategorySet& categories);
+
 } // namespace psa

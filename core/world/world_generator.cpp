@@ -298,6 +298,8 @@ void WorldGenerateOptions::validate() const
     if (mixed_pairs_per_user > 0 && mixed_pair_scenes < 2)
         throw InvalidRequest("world generate: --mixed-pairs-per-user needs --mixed-pair-scenes of at least 2 "
                              "(one for training, one held out)");
+    if (!(personal_choice_rate >= 0 && personal_choice_rate <= 1))
+        throw InvalidRequest("world generate: --personal-choice-rate must lie between 0 and 1");
     if (!(unseen_fraction > 0 && unseen_fraction < 1))
         throw InvalidRequest("world generate: --unseen-fraction must lie strictly between 0 and 1");
     if (val_fraction < 0 || test_seen_fraction < 0 || val_fraction + test_seen_fraction >= 1)
@@ -355,6 +357,7 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
 
     // Users: a shuffled `unseen_fraction` of them never appear in train (nor val/test_seen).
     auto users = sample_virtual_users(frequencies, o.users, o.seed, categories);
+    apply_personal_choices(users, o.personal_choice_rate, o.seed, categories);
     std::vector<int> order(users.size());
     for (size_t i = 0; i < order.size(); ++i)
         order[i] = static_cast<int>(i);
@@ -412,12 +415,19 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                      spec.concepts[mp.scene.concepts[flipped].concept_index]);
         }
         ordered reasons = ordered::object();
-        for (const auto& b : user.profile.bans)
+        ordered choices = ordered::array();
+        for (const auto& b : user.profile.bans) {
             if (b.banned)
-                reasons[b.category] = b.reason;
+                reasons[b.category] = b.overridden ? "personal choice" : b.reason;
+            if (b.overridden)
+                choices.push_back(b.category);
+        }
         ordered line = user_data_json(user);
         line["split"] = user.unseen ? "unseen" : "seen";
         line["ban_reasons"] = reasons;
+        // Only with the option, so worlds generated without it keep their bytes.
+        if (o.personal_choice_rate > 0)
+            line["personal_choices"] = choices;
         line["pairs"] = counts_json(per_split);
         user_lines.push_back(line);
         job.report(Stage::Other, static_cast<int>(u) + 1, static_cast<int>(users.size()), "users");
@@ -447,6 +457,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                                   {"val_fraction", o.val_fraction},
                                   {"test_seen_fraction", o.test_seen_fraction},
                                   {"renders", result.renders}};
+    if (o.personal_choice_rate > 0)
+        world["generation"]["personal_choice_rate"] = o.personal_choice_rate;
     world["user_frequencies"] = frequencies_json(frequencies);
     write_file_atomic(o.out / "world.json", world.dump(2) + "\n");
 

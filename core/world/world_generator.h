@@ -26,6 +26,8 @@ struct WorldGenerateOptions {
     int mixed_pair_scenes = 0;
     int mixed_pairs_per_user = 0; ///< such pairs per user, beside the one pair per concept
     double unseen_fraction = 0.2; ///< users held out of training entirely (test_unseen)
+    /// Chance that a user decides a category against the rule set (apply_personal_choices).
+    double personal_choice_rate = 0;
     double val_fraction = 0.1;    ///< of a seen user's concepts
     double test_seen_fraction = 0.1;
 

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The Sage-mini world: spec validation, renders, the generator (determinism, Sage format, unseen
-// users, the pair rule, two-concept pairs, cancellation), the shipped judge on renders of a seed it never saw, the
-// metrics on hand-made verdicts, and `world eval` end to end on the tiny fixture model.
+// users, the pair rule, two-concept pairs, personal choices, cancellation), the shipped judge on
+// renders of a seed it never saw, the metrics on hand-made verdicts, and `world eval` end to end on
+// the tiny fixture model.
 #include "adapter/adapter_io.h"
 #include "adapter/safety_adapter.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
+#include "profiles/ban_rules.h"
 #include "profiles/profile_encoder.h"
 #include "profiles/sage_users.h"
 #include "support/parity.h"
@@ -394,6 +396,58 @@ private Q_SLOTS:
         too_few.mixed_pairs_per_user = 1;
         JobControl job;
         QVERIFY_THROWS_EXCEPTION(InvalidRequest, generate_world(too_few, job));
+    }
+
+    // Personal choices: some users decide a category against the rules, which breaks the rules'
+    // bundles; the renders stay the same and the pairs follow the bans the users ended with.
+    void personal_choices_break_the_rule_bundles()
+    {
+        test::TempDir dir;
+        auto with = small_world(dir / "with", 5);
+        with.users = 40;
+        with.personal_choice_rate = 0.3;
+        generate(with);
+        auto without = small_world(dir / "without", 5);
+        without.users = 40;
+        generate(without);
+        QCOMPARE(read_file_text(dir / "with" / "base" / "metadata.jsonl"),
+                 read_file_text(dir / "without" / "base" / "metadata.jsonl"));
+        const auto& categories = CategorySet::builtin();
+        std::map<std::string, std::vector<std::string>> bans_of;
+        int choices = 0, bundle_broken = 0;
+        for (const auto& u : jsonl(dir / "with" / "users.jsonl")) {
+            const auto rules = make_profile(u["User_ID"], u["Age"], u["Gender"], u["Religion"],
+                                            u["Physical_Condition"], u["Mental_Condition"], categories);
+            const auto bans = u["Banned_Categories"].get<std::vector<std::string>>();
+            const auto chosen = u["personal_choices"].get<std::vector<std::string>>();
+            for (const auto& c : categories.all()) {
+                const bool banned = std::find(bans.begin(), bans.end(), c.id) != bans.end();
+                const bool by_choice = std::find(chosen.begin(), chosen.end(), c.id) != chosen.end();
+                QCOMPARE(banned != rules.is_banned(c.id), by_choice);
+                if (banned && by_choice)
+                    QCOMPARE(u["ban_reasons"][c.id].get<std::string>(), std::string("personal choice"));
+            }
+            choices += static_cast<int>(chosen.size());
+            const auto has = [&](const char* c) { return std::find(bans.begin(), bans.end(), c) != bans.end(); };
+            bundle_broken += has("Violence") != has("Self-Harm");
+            bans_of[u["User_ID"]] = bans;
+        }
+        QVERIFY(choices > 0);
+        QVERIFY(bundle_broken > 0); // the rules alone ban these two only together
+        for (const auto& split : world_split_names())
+            for (const auto& line : jsonl(dir / "with" / split / "metadata.jsonl")) {
+                const auto bans = line["user_data"]["Banned_Categories"].get<std::vector<std::string>>();
+                QCOMPARE(bans, bans_of.at(line["user_data"]["User_ID"]));
+                const bool banned = std::find(bans.begin(), bans.end(), line["category"]) != bans.end();
+                QCOMPARE(line["chosen"].get<std::string>().find("_safe.png") != std::string::npos, banned);
+            }
+        // Without the option the users carry no such field (their files keep their bytes).
+        for (const auto& u : jsonl(dir / "without" / "users.jsonl"))
+            QVERIFY(!u.contains("personal_choices"));
+        auto bad = small_world(dir / "bad", 5);
+        bad.personal_choice_rate = 1.5;
+        JobControl job;
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, generate_world(bad, job));
     }
 
     void generation_stops_when_asked()
