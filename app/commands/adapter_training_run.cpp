@@ -51,6 +51,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"accum", true, false, "micro-batches per optimizer step"},
         {"lr", true, false, "AdamW learning rate"},
         {"warmup", true, false, "linear warm-up steps, then constant"},
+        {"decay-from", true, false, "step from which the lr falls along a half cosine to 0 at the last step "
+                                    "(default: none; a resumed run may add it)"},
         {"beta", true, false, "DPO beta"},
         {"sft-weight", true, false, "weight of the chosen image's denoising error added to the DPO loss (0 = pure DPO)"},
         {"anchor-weight", true, false, "weight of the policy's distance from the reference where the pair's images "
@@ -97,6 +99,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.grad_accum = cl.get_int("accum", c.grad_accum);
     c.lr = cl.get_double("lr", c.lr);
     c.warmup_steps = cl.get_int("warmup", c.warmup_steps);
+    c.lr_decay_from = cl.get_int("decay-from", c.lr_decay_from);
     c.beta_dpo = cl.get_double("beta", c.beta_dpo);
     c.sft_weight = cl.get_double("sft-weight", c.sft_weight);
     c.anchor_weight = cl.get_double("anchor-weight", c.anchor_weight);

@@ -110,13 +110,7 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
 
 double pretrain_learning_rate(const PretrainConfig& c, int step)
 {
-    const double lr = linear_warmup_lr(c.lr, c.warmup_steps, step);
-    if (c.lr_decay_from < 0 || step < c.lr_decay_from)
-        return lr;
-    // A late anneal lets AdamW settle out of a constant rate's noise (the demo UNet's eps-MSE fell
-    // from 0.062 to 0.053 over its decay; docs/demo-model.md, "Third round").
-    const double t = std::min(1.0, static_cast<double>(step - c.lr_decay_from) / (c.steps - c.lr_decay_from));
-    return lr * 0.5 * (1.0 + std::cos(M_PI * t));
+    return warmup_cosine_lr(c.lr, c.warmup_steps, c.lr_decay_from, c.steps, step);
 }
 
 } // namespace psa

@@ -26,6 +26,9 @@ struct TrainConfig {
     int grad_accum = 1;             ///< micro-batches per optimizer step
     double lr = 5e-6;
     int warmup_steps = 500;         ///< linear warm-up to lr, then constant
+    /// From this step a half cosine down to 0 at the last step (-1: none, the reference's
+    /// constant rate). The final weights then settle instead of ending on one noisy step.
+    int lr_decay_from = -1;
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
     double weight_decay = 1e-2;
     double max_grad_norm = 1.0;     ///< <= 0: no clipping
@@ -85,7 +88,11 @@ struct TrainConfig {
 /// `peak_lr`, then constant (diffusers' constant_with_warmup, one step earlier). Also pretraining's.
 double linear_warmup_lr(double peak_lr, int warmup_steps, int step);
 
-/// linear_warmup_lr() with the config's lr and warmup_steps.
+/// linear_warmup_lr(), then from `decay_from` (when >= 0) a half cosine down to 0 at `steps`.
+/// Adapter training and pretraining share it.
+double warmup_cosine_lr(double peak_lr, int warmup_steps, int decay_from, int steps, int step);
+
+/// warmup_cosine_lr() with the config's lr, warmup_steps, lr_decay_from and steps.
 double learning_rate_at(const TrainConfig& config, int step);
 
 } // namespace psa

@@ -664,6 +664,17 @@ private Q_SLOTS:
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("caption_dropout"));
         QCOMPARE(learning_rate_at(c, 0), c.lr / c.warmup_steps);
         QCOMPARE(learning_rate_at(c, c.warmup_steps + 5), c.lr);
+        auto decaying = c;
+        decaying.steps = 100;
+        decaying.warmup_steps = 10;
+        decaying.lr_decay_from = 60;
+        decaying.validate();
+        QCOMPARE(learning_rate_at(decaying, 60), c.lr);
+        QVERIFY(std::abs(learning_rate_at(decaying, 80) - c.lr / 2) < 1e-12); // half way down the cosine
+        QVERIFY(learning_rate_at(decaying, 99) > 0.0 && learning_rate_at(decaying, 99) < c.lr / 100);
+        QCOMPARE(TrainConfig::from_json(decaying.to_json(), "test").lr_decay_from, 60);
+        decaying.lr_decay_from = 100;
+        QVERIFY(error_of<InvalidRequest>([&] { decaying.validate(); }).contains("lr_decay_from"));
     }
 
     // ---- the checkpoint-folder helpers that pretraining shares ----
