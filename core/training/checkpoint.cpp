@@ -26,10 +26,11 @@ namespace {
 constexpr const char* kStateFormat = "psa-train-checkpoint/1";
 
 // Settings that shape the trajectory: a resumed run must have the same ones. The starting
-// adapter is not one of them: a resumed run takes its weights from the checkpoint.
+// adapter is not one of them: a resumed run takes its weights from the checkpoint. Neither is the
+// decay: a resumed run may add one to end a constant-rate run, as pretraining's stages may.
 json trajectory(const TrainConfig& c)
 {
-    return trajectory_settings(c.to_json(), {"steps", "checkpoint_every", "keep_checkpoints", "sample_every",
+    return trajectory_settings(c.to_json(), {"steps", "lr_decay_from", "checkpoint_every", "keep_checkpoints", "sample_every",
                                              "sample_prompts", "sample_seeds", "sample_steps", "sample_users",
                                              "strict", "device", "model", "init_adapter", "format"});
 }

@@ -27,7 +27,7 @@ struct TrainConfig {
     double lr = 5e-6;
     int warmup_steps = 500;         ///< linear warm-up to lr, then constant
     /// From this step a half cosine down to 0 at the last step (-1: none, the reference's
-    /// constant rate). The final weights then settle instead of ending on one noisy step.
+    /// constant rate). A resumed run may add or move it.
     int lr_decay_from = -1;
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
     double weight_decay = 1e-2;

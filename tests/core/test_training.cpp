@@ -363,6 +363,11 @@ private Q_SLOTS:
         other.lr = 2e-3;
         DpoTrainer changed(model, other, tmp / "b");
         QVERIFY(error_of<InvalidRequest>([&] { changed.resume(); }).contains("lr"));
+        // A learning-rate decay may be added to a resumed run (to end a constant-rate run).
+        auto decaying = c;
+        decaying.lr_decay_from = c.steps - 1;
+        DpoTrainer with_decay(model, decaying, tmp / "b");
+        QVERIFY(with_decay.resume());
     }
 
     void checkpoint_killed_while_writing_keeps_previous_one()
