@@ -7,9 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <cmath>
-
 namespace psa {
 
 namespace {

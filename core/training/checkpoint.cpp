@@ -30,9 +30,10 @@ constexpr const char* kStateFormat = "psa-train-checkpoint/1";
 // decay: a resumed run may add one to end a constant-rate run, as pretraining's stages may.
 json trajectory(const TrainConfig& c)
 {
-    return trajectory_settings(c.to_json(), {"steps", "lr_decay_from", "checkpoint_every", "keep_checkpoints", "sample_every",
-                                             "sample_prompts", "sample_seeds", "sample_steps", "sample_users",
-                                             "strict", "device", "model", "init_adapter", "format"});
+    return trajectory_settings(c.to_json(), {"steps", "lr_decay_from", "checkpoint_every", "keep_checkpoints",
+                                             "sample_every", "sample_prompts", "sample_seeds", "sample_steps",
+                                             "sample_users", "strict", "device", "model", "init_adapter",
+                                             "format"});
 }
 
 } // namespace

@@ -86,8 +86,6 @@ void apply_personal_choices(std::vector<VirtualUser>& users, double rate, std::u
 {
     if (!(rate >= 0 && rate <= 1))
         throw InvalidRequest("virtual users: personal choice rate " + std::to_string(rate) + " is outside 0-1");
-    if (rate == 0)
-        return;
     for (size_t i = 0; i < users.size(); ++i) {
         WorldRng rng(WorldRng::derive(seed, 21, static_cast<std::uint64_t>(i)));
         auto& profile = users[i].profile;

@@ -27,6 +27,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -57,6 +58,18 @@ void generate(const WorldGenerateOptions& o)
     JobControl job;
     const auto r = generate_world(o, job);
     QCOMPARE(r.outcome, Outcome::Completed);
+}
+
+// `options` into DIR/without, and `options` with `change` applied into DIR/with: an option's effect
+// against the same world without it.
+void generate_with_and_without(const fs::path& dir, WorldGenerateOptions options,
+                               const std::function<void(WorldGenerateOptions&)>& change)
+{
+    options.out = dir / "without";
+    generate(options);
+    change(options);
+    options.out = dir / "with";
+    generate(options);
 }
 
 // Every file under `dir` (relative path -> bytes).
@@ -330,11 +343,10 @@ private Q_SLOTS:
     void mixed_pairs_keep_allowed_and_drop_banned_motifs()
     {
         test::TempDir dir;
-        auto with = small_world(dir / "with", 5);
-        with.mixed_pair_scenes = 8;
-        with.mixed_pairs_per_user = 3;
-        generate(with);
-        generate(small_world(dir / "without", 5));
+        generate_with_and_without(dir.path(), small_world({}, 5), [](WorldGenerateOptions& o) {
+            o.mixed_pair_scenes = 8;
+            o.mixed_pairs_per_user = 3;
+        });
         const auto spec = load_world_spec(dir / "with" / "world.json", CategorySet::builtin());
         const std::string base_with = read_file_text(dir / "with" / "base" / "metadata.jsonl");
         const std::string base_without = read_file_text(dir / "without" / "base" / "metadata.jsonl");
@@ -403,13 +415,10 @@ private Q_SLOTS:
     void personal_choices_break_the_rule_bundles()
     {
         test::TempDir dir;
-        auto with = small_world(dir / "with", 5);
-        with.users = 40;
-        with.personal_choice_rate = 0.3;
-        generate(with);
-        auto without = small_world(dir / "without", 5);
-        without.users = 40;
-        generate(without);
+        auto forty_users = small_world({}, 5);
+        forty_users.users = 40;
+        generate_with_and_without(dir.path(), forty_users,
+                                  [](WorldGenerateOptions& o) { o.personal_choice_rate = 0.3; });
         QCOMPARE(read_file_text(dir / "with" / "base" / "metadata.jsonl"),
                  read_file_text(dir / "without" / "base" / "metadata.jsonl"));
         const auto& categories = CategorySet::builtin();
