@@ -3,6 +3,7 @@
 
 #include "ui/model_paths.h"
 
+#include "adapter/token_layout.h"
 #include "common/error.h"
 #include "common/paths.h"
 #include "profiles/categories.h"
@@ -223,6 +224,7 @@ void TrainingModelPage::applyStart(psa::TrainConfig& config) const
     }
     config.init_adapter = initAdapterPath().toStdString();
     config.num_tokens = static_cast<int>(m_adapterInfo->num_tokens);
+    config.token_layout = m_adapterInfo->token_layout;
     if (m_adapterInfo->learned_null_user)
         config.learned_null_user = true; // kept and trained further
 }
@@ -283,7 +285,9 @@ void TrainingModelPage::checkInitAdapter()
     const QString trainedOn =
         info.base_model.empty() ? tr("an unnamed model") : QString::fromStdString(info.base_model);
     const QString tokens =
-        info.num_tokens == 1 ? tr("1 user token") : tr("%1 user tokens").arg(info.num_tokens);
+        info.token_layout == psa::kPerCategoryTokens ? tr("%1 user tokens, one per category").arg(info.num_tokens)
+        : info.num_tokens == 1                        ? tr("1 user token")
+                                                      : tr("%1 user tokens").arg(info.num_tokens);
     showProblem(m_initAdapterInfo,
                 tr("%1, %2 attention layers, trained on %3.")
                     .arg(tokens)

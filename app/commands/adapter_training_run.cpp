@@ -5,6 +5,7 @@
 #include "commands/training_console.h"
 
 #include "adapter/adapter_file_info.h"
+#include "adapter/token_layout.h"
 #include "common/error.h"
 #include "pipeline/model_loading.h"
 #include "tensor_io/device.h"
@@ -61,6 +62,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
         {"num-tokens", true, false, "user tokens of the adapter (the reference uses 1; with --init-adapter: the file's)"},
+        {"token-layout", true, false, "dense (the reference: every token reads the whole profile) or per-category "
+                                      "(one token per category, reading only its ban; with --init-adapter: the file's)"},
         {"init-adapter", true, false, "adapter .safetensors a new run starts from (fine-tunes it) instead of a fresh "
                                       "adapter; it decides the user tokens"},
         {"resolution", true, false, "training size in pixels (default: the model's)"},
@@ -106,16 +109,24 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
     c.sample_every = cl.get_int("sample-every", c.sample_every);
     c.num_tokens = cl.get_int("num-tokens", c.num_tokens);
+    if (cl.has("token-layout")) {
+        c.token_layout = cl.get("token-layout");
+        if (c.token_layout == kPerCategoryTokens && cl.has("num-tokens"))
+            throw InvalidRequest("options --num-tokens and --token-layout per-category: the per-category layout has "
+                                 "one token per category; leave out --num-tokens");
+    }
     if (cl.has("init-adapter")) {
         c.init_adapter = cl.get("init-adapter");
-        // The file decides the user tokens unless --num-tokens is given; the trainer then refuses
-        // a count that differs from the file's, naming both.
-        if (!cl.has("num-tokens")) {
-            try {
-                c.num_tokens = static_cast<int>(read_adapter_file_info(c.init_adapter).num_tokens);
-            } catch (const Error& e) {
-                throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
-            }
+        // The file decides the user tokens unless --num-tokens / --token-layout say otherwise; the
+        // trainer then refuses a file that differs from the run, naming both.
+        try {
+            const auto info = read_adapter_file_info(c.init_adapter);
+            if (!cl.has("num-tokens"))
+                c.num_tokens = static_cast<int>(info.num_tokens);
+            if (!cl.has("token-layout"))
+                c.token_layout = info.token_layout;
+        } catch (const Error& e) {
+            throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }
     }
     c.resolution = cl.get_int("resolution", c.resolution);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "adapter/adapter_file_info.h"
 
+#include "adapter/token_layout.h"
 #include "common/error.h"
 #include "tensor_io/safetensors.h"
 #include "tensor_io/state_dict.h"
@@ -49,6 +50,10 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
     info.profile_encoder = get("profile_encoder", "precomputed");
     info.profile_encoder_version = get("profile_encoder_version", "");
     info.base_model = get("base_model", "");
+    info.token_layout = get("token_layout", kDenseTokens);
+    if (!is_token_layout(info.token_layout))
+        throw ModelLoadError(what + ": metadata \"token_layout\" is \"" + info.token_layout +
+                             "\", neither \"" + kDenseTokens + "\" nor \"" + kPerCategoryTokens + "\"");
     if (const auto cats = get("categories", ""); !cats.empty()) {
         try {
             info.categories = nlohmann::json::parse(cats).get<std::vector<std::string>>();

@@ -13,6 +13,7 @@ namespace psa {
 struct AdapterFileInfo {
     std::int64_t user_dim = 0;            ///< width of the profile embedding it expects
     std::int64_t num_tokens = 0;          ///< user tokens per profile
+    std::string token_layout;             ///< adapter/token_layout.h ("dense" when not recorded)
     std::int64_t cross_attention_dim = 0; ///< width of each user token
     std::vector<std::int64_t> layer_dims; ///< to_k_user rows per adapter layer, processor order
     bool learned_null_user = false;       ///< carries a trained null-user embedding

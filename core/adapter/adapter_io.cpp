@@ -19,6 +19,7 @@ SafetyAdapter load_adapter(const fs::path& path, const std::vector<CrossAttentio
     SafetyAdapterConfig config;
     config.user_dim = info.user_dim;
     config.num_tokens = info.num_tokens;
+    config.token_layout = info.token_layout;
     config.cross_attention_dim = info.cross_attention_dim;
     config.layer_dims = info.layer_dims;
     config.learned_null_user = info.learned_null_user;
@@ -49,6 +50,7 @@ void save_adapter(const fs::path& path, SafetyAdapterImpl& adapter)
         {"profile_encoder_version", c.profile_encoder_version},
         {"user_dim", std::to_string(c.user_dim)},
         {"num_tokens", std::to_string(c.num_tokens)},
+        {"token_layout", c.token_layout},
         {"cross_attention_dim", std::to_string(c.cross_attention_dim)},
         {"base_model", c.base_model},
         {"categories", nlohmann::json(c.categories).dump()},

@@ -3,6 +3,7 @@
 // every UNet cross-attention layer a decoupled attention over those tokens (to_k_user, to_v_user)
 // whose result, times a scale, is added to the text attention before to_out (PSA.md).
 #pragma once
+#include "adapter/token_layout.h"
 #include "tensor_io/layers.h"
 #include "unet/attention_hook.h"
 
@@ -18,6 +19,7 @@ namespace psa {
 struct SafetyAdapterConfig {
     int64_t user_dim = 0;            ///< width of the profile embedding
     int64_t num_tokens = 1;          ///< user tokens (the reference uses 1)
+    std::string token_layout = kDenseTokens; ///< adapter/token_layout.h; provenance, stored as metadata
     int64_t cross_attention_dim = 0; ///< width of each token (the UNet's text width)
     std::vector<int64_t> layer_dims; ///< inner_dim of each cross-attention layer, processor order
     bool learned_null_user = false;  ///< carries a trained embedding for the unconditional branch

@@ -37,6 +37,9 @@ std::vector<std::string> mismatches(const AdapterFileInfo& file, const SafetyAda
         out.push_back(count_text(file.num_tokens, "user token") + ", the run asks for " +
                       std::to_string(run.num_tokens) + " (set num_tokens / --num-tokens to " +
                       std::to_string(file.num_tokens) + ")");
+    if (file.token_layout != run.token_layout)
+        out.push_back(file.token_layout + " user tokens, the run asks for " + run.token_layout +
+                      " ones (set token_layout / --token-layout to " + file.token_layout + ")");
     if (file.profile_encoder != run.profile_encoder) {
         out.push_back("made for the " + file.profile_encoder + " profile encoder, the run's data uses the " +
                       run.profile_encoder + " one" +

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "training/train_config.h"
 
+#include "adapter/token_layout.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/json_fields.h"
@@ -42,6 +43,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("user_dropout", c.user_dropout);
     v("cache_latents", c.cache_latents);
     v("num_tokens", c.num_tokens);
+    v("token_layout", c.token_layout);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
     v("init_adapter", c.init_adapter);
@@ -84,6 +86,11 @@ void TrainConfig::validate() const
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");
     need(num_tokens >= 1 && num_tokens <= 77, "num_tokens", std::to_string(num_tokens) + " is outside 1-77");
+    need(is_token_layout(token_layout), "token_layout",
+         "\"" + token_layout + "\" is neither " + kDenseTokens + " nor " + kPerCategoryTokens);
+    need(token_layout != kPerCategoryTokens || profile_encoder == "structured", "token_layout",
+         "per-category tokens read the ban strengths of the structured profile encoder; precomputed "
+         "embeddings have none");
     need(profile_encoder == "structured" || profile_encoder == "precomputed", "profile_encoder",
          "\"" + profile_encoder + "\" is neither structured nor precomputed");
     need(profile_encoder != "precomputed" || !embeds_dir.empty(), "embeds",

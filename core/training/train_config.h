@@ -2,6 +2,8 @@
 // The settings of one personalized Diffusion-DPO run (PSA.md "Training"). Torch-free: the UI and
 // the CLI fill it in; checkpoints store it as JSON so that a resumed run is the same run.
 #pragma once
+#include "adapter/token_layout.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -48,7 +50,10 @@ struct TrainConfig {
     bool cache_latents = true;      ///< keep each image's VAE posterior (per flip) in memory
 
     // ---- adapter ----
-    int num_tokens = 1;             ///< user tokens (the reference uses 1)
+    int num_tokens = 1;             ///< user tokens of the dense layout (the reference uses 1)
+    /// adapter/token_layout.h: "dense" (the reference) or "per-category", which has one token per
+    /// category of the data and does not read num_tokens; it needs the structured profile encoder.
+    std::string token_layout = kDenseTokens;
     bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
     std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
     /// Adapter file (psa::save_adapter's layout) a new run starts from instead of a fresh

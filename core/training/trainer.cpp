@@ -7,6 +7,7 @@
 #include "training/trainer.h"
 
 #include "adapter/adapter_io.h"
+#include "adapter/per_category_tokens.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/text2image.h"
@@ -103,7 +104,12 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     mc.vae->eval();
     mc.text_encoder->eval();
 
-    auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(), c.num_tokens);
+    // The per-category layout has one token per category of the data, whatever num_tokens says.
+    const bool per_category = c.token_layout == kPerCategoryTokens;
+    const auto category_count = static_cast<int64_t>(data.categories().all().size());
+    auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(),
+                                 per_category ? category_count : c.num_tokens);
+    ac.token_layout = c.token_layout;
     ac.learned_null_user = c.learned_null_user;
     ac.profile_encoder = data.profile_encoder();
     ac.profile_encoder_version = data.profile_encoder() == "structured" ? StructuredProfileEncoder::kVersion : "";
@@ -152,6 +158,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
         m->trainable.emplace_back(p.key(), p.value());
         params.push_back(p.value());
     }
+    if (per_category)
+        confine_to_per_category_tokens(*m->adapter->user_proj, category_count);
     torch::optim::AdamWOptions opt(c.lr);
     opt.betas(std::make_tuple(c.adam_beta1, c.adam_beta2)).eps(c.adam_eps).weight_decay(c.weight_decay);
     m->optimizer = std::make_unique<torch::optim::AdamW>(params, opt);

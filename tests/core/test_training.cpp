@@ -5,6 +5,8 @@
 // sample images, runs that start from an adapter file (and refuse one that does not fit), and
 // Sage dataset validation.
 #include "adapter/adapter_file_info.h"
+#include "adapter/adapter_io.h"
+#include "adapter/per_category_tokens.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
@@ -311,7 +313,6 @@ private Q_SLOTS:
     }
 
     // ---- resume, checkpoints ----
-    // ---- resume, checkpoints ----
 
     void resumed_run_is_bit_identical()
     {
@@ -616,6 +617,73 @@ private Q_SLOTS:
         msg = error_of<IoError>([&] { DpoTrainer t(model, missing, tmp / "run"); });
         QVERIFY2(msg.contains("none.safetensors"), qPrintable(msg));
         QVERIFY(!fs::exists(tmp / "run")); // nothing was started
+    }
+
+    // The per-category layout (adapter/token_layout.h): one token per category, each reading only
+    // that category's ban, stored in the reference's keys and recorded in the file's metadata.
+    void per_category_tokens_read_only_their_ban()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        JobControl job;
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        DpoTrainer trainer(model, c, tmp / "run");
+        const auto& categories = trainer.dataset().categories().all();
+        const auto count = static_cast<int64_t>(categories.size());
+        QVERIFY(count >= 2);
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        const auto file = tmp / "run" / "adapter.safetensors";
+        const auto info = read_adapter_file_info(file);
+        QCOMPARE(info.num_tokens, count); // c.num_tokens (1) is not read
+        QCOMPARE(info.token_layout, std::string(kPerCategoryTokens));
+
+        // Outside one column per token the weight stayed exactly zero through training; every
+        // token keeps a non-zero column of its own.
+        const auto tensors = read_tensors(file);
+        const auto& w = tensors.at("user_proj.proj.weight");
+        const auto mask = per_category_projection_mask(count, info.cross_attention_dim, info.user_dim);
+        QCOMPARE(w.sizes().vec(), mask.sizes().vec());
+        QCOMPARE((w * (1 - mask)).abs().max().item<double>(), 0.0);
+        QVERIFY((w * mask).abs().sum(1).gt(0).all().item<bool>());
+        QVERIFY(tensors.at("psa_adapter.0.to_v_user.0.weight").abs().max().item<double>() > 0);
+
+        // Flipping one category's ban changes that category's token and no other.
+        auto adapter = load_adapter(file, model->unet->cross_attention_layers());
+        torch::NoGradGuard no_grad;
+        const auto none = torch::zeros({1, info.user_dim});
+        const auto before = adapter->user_tokens(none);
+        for (int64_t k = 0; k < count; ++k) {
+            auto banned = none.clone();
+            banned[0][k] = 1.0;
+            const auto changed = (adapter->user_tokens(banned) - before).abs().amax({0, 2}); // per token
+            for (int64_t t = 0; t < count; ++t)
+                QVERIFY2((changed[t].item<double>() > 0) == (t == k),
+                         qPrintable(QString("ban %1 moved token %2 by %3").arg(k).arg(t).arg(changed[t].item<double>())));
+        }
+
+        // A dense file cannot start a per-category run (nor the other way round), and the layout
+        // needs the structured encoder's ban strengths.
+        auto dense = c;
+        dense.token_layout = kDenseTokens;
+        dense.num_tokens = static_cast<int>(count);
+        dense.init_adapter = file.string();
+        auto msg = error_of<ConfigError>([&] { DpoTrainer t(model, dense, tmp / "dense"); });
+        QVERIFY2(msg.contains("per-category user tokens, the run asks for dense"), qPrintable(msg));
+        auto precomputed = c;
+        precomputed.profile_encoder = "precomputed";
+        precomputed.embeds_dir = (tmp / "embeds").string();
+        msg = error_of<InvalidRequest>([&] { precomputed.validate(); });
+        QVERIFY2(msg.contains("token_layout") && msg.contains("structured"), qPrintable(msg));
+        auto unknown = c;
+        unknown.token_layout = "sparse";
+        msg = error_of<InvalidRequest>([&] { unknown.validate(); });
+        QVERIFY2(msg.contains("token_layout") && msg.contains("sparse"), qPrintable(msg));
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").token_layout, std::string(kPerCategoryTokens));
+        UserProjection narrow(3, 2, 8);
+        msg = error_of<ConfigError>([&] { confine_to_per_category_tokens(*narrow, 7); });
+        QVERIFY2(msg.contains("2 tokens") && msg.contains("7 categories"), qPrintable(msg));
     }
 
     void sample_images_and_log_are_written()

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The per-category token layout (adapter/token_layout.h) as a constraint on the ordinary user
+// projection: its weight is kept zero outside one column per token, so the adapter file keeps the
+// reference's keys and shapes and every loader reads it unchanged.
+#pragma once
+#include "adapter/safety_adapter.h"
+
+namespace psa {
+
+/// [categories x cross_dim, user_dim]: 1 where token c's rows meet column c, else 0.
+at::Tensor per_category_projection_mask(int64_t categories, int64_t cross_dim, int64_t user_dim);
+
+/// Zeroes the projection's weight outside the mask and masks its gradient from now on, so that an
+/// optimizer whose update is zero for a zero gradient (AdamW from zero moments) keeps it there.
+/// The weight must already require grad. Throws ConfigError when the projection does not have one
+/// token per category or its embedding is narrower than the category count.
+void confine_to_per_category_tokens(UserProjectionImpl& projection, int64_t categories);
+
+} // namespace psa

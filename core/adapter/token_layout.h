@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// How an adapter's user tokens read the profile embedding (torch-free: the training config, the
+// file header reader and the UI name layouts with it).
+#pragma once
+#include <string>
+
+namespace psa {
+
+/// Every token is a dense linear map of the whole embedding (the reference's PSAProjection).
+inline constexpr const char* kDenseTokens = "dense";
+/// One token per category of the structured profile encoder; token c reads only that category's
+/// ban strength (feature c) plus its own bias. The user attention can then place a category's
+/// suppression where that category's content is, and the adapter cannot key on the attributes
+/// that merely predicted the bans of its training users (PSA.md "do better" 1).
+inline constexpr const char* kPerCategoryTokens = "per-category";
+
+inline bool is_token_layout(const std::string& name) { return name == kDenseTokens || name == kPerCategoryTokens; }
+
+} // namespace psa
