@@ -61,7 +61,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
-        {"num-tokens", true, false, "user tokens of the adapter (the reference uses 1; with --init-adapter: the file's)"},
+        {"num-tokens", true, false, "user tokens of a dense adapter (the reference uses 1; implies --token-layout "
+                                    "dense; with --init-adapter: the file's)"},
         {"token-layout", true, false, "dense (the reference: every token reads the whole profile) or per-category "
                                       "(one token per category, reading only its ban; with --init-adapter: the file's)"},
         {"init-adapter", true, false, "adapter .safetensors a new run starts from (fine-tunes it) instead of a fresh "
@@ -114,6 +115,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         if (c.token_layout == kPerCategoryTokens && cl.has("num-tokens"))
             throw InvalidRequest("options --num-tokens and --token-layout per-category: the per-category layout has "
                                  "one token per category; leave out --num-tokens");
+    } else if (cl.has("num-tokens")) {
+        c.token_layout = kDenseTokens; // a token count is a dense layout's, whatever the default
     }
     if (cl.has("init-adapter")) {
         c.init_adapter = cl.get("init-adapter");

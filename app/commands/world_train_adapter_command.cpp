@@ -20,18 +20,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The demo recipe: a 7 M-parameter model at 64 px learns from a few thousand pairs, so the
-// reference's SD 1.5 settings (lr 5e-6, beta 5000 at 192 pairs per step) would barely move it.
+// The demo recipe, the shipped adapter's (docs/demo-model.md): a 7 M-parameter model at 64 px
+// learns from a few thousand pairs, so the reference's SD 1.5 settings (lr 5e-6, beta 5000 at 192
+// pairs per step) would barely move it.
 TrainConfig demo_adapter_defaults()
 {
     TrainConfig c;
     c.model = (resource_dir() / "models" / "demo").string();
-    c.steps = 1500;
+    c.steps = 1821;
     c.batch = 8;
     c.lr = 1e-3;
     c.warmup_steps = 50;
     c.beta_dpo = 500;
-    c.num_tokens = 4;
+    c.anchor_weight = 3;
+    c.token_layout = kPerCategoryTokens;
     c.caption_dropout = 0.1;
     c.user_dropout = 0.1;
     c.checkpoint_every = 100;
@@ -67,7 +69,8 @@ int run_world_train_adapter(const std::vector<std::string>& args)
     help << "Trains the demo model's PSA adapter with personalized Diffusion-DPO on the world's pairs.\n"
             "Defaults (the demo recipe): steps "
          << d.steps << ", batch " << d.batch << ", lr " << d.lr << ", warm-up " << d.warmup_steps << ", beta "
-         << d.beta_dpo << ", " << d.num_tokens << " user tokens, caption dropout " << d.caption_dropout
+         << d.beta_dpo << ", anchor weight " << d.anchor_weight << ", " << d.token_layout
+         << " user tokens, caption dropout " << d.caption_dropout
          << ", user dropout " << d.user_dropout << ".\n";
     c.help_text = help.str();
     return run_adapter_training_command(args, c);

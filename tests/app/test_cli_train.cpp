@@ -6,6 +6,7 @@
 #include "support/parity.h"
 #include "tensor_io/safetensors.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
@@ -81,6 +82,32 @@ private Q_SLOTS:
         QCOMPARE(adapter.metadata().at("num_tokens"), std::string("2"));
     }
 
+    // The demo recipe's default layout: one user token per category of the world.
+    void world_train_adapter_defaults_to_per_category_tokens()
+    {
+        psa::test::TempDir dir;
+        const QStringList tiny_run = {"--model", tiny(), "--device", "cpu", "--steps", "2", "--batch", "1",
+                                      "--checkpoint-every", "0", "--data", q(world_->path() / "w")};
+        auto r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "a")} + tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto adapter = psa::SafetensorsFile::open(dir.path() / "a" / "adapter.safetensors");
+        QCOMPARE(adapter.metadata().at("token_layout"), std::string("per-category"));
+        const auto categories =
+            QJsonDocument::fromJson(QByteArray::fromStdString(adapter.metadata().at("categories"))).array().size();
+        QVERIFY(categories >= 2);
+        QCOMPARE(adapter.metadata().at("num_tokens"), std::to_string(categories));
+
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "b"), "--token-layout",
+                                "per-category", "--num-tokens", "2"} +
+                    tiny_run);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--num-tokens and --token-layout per-category"), qPrintable(r.err));
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "b"), "--token-layout", "sparse"} +
+                    tiny_run);
+        QVERIFY2(r.code != 0 && r.err.contains("token_layout") && r.err.contains("sparse"), qPrintable(r.err));
+        QVERIFY(!fs::exists(dir.path() / "b" / "adapter.safetensors"));
+    }
+
     void world_train_adapter_starts_from_an_adapter_file()
     {
         psa::test::TempDir dir;
@@ -93,7 +120,8 @@ private Q_SLOTS:
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const QString start = q(dir.path() / "first" / "adapter.safetensors");
 
-        // Fine-tuning it: the file decides the user tokens (the demo recipe's default is 4).
+        // Fine-tuning it: the file decides the user tokens (the demo recipe's default is one per
+        // category).
         const auto second = dir.path() / "second";
         r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(second), "--init-adapter", start} +
                     tiny_run);
@@ -102,6 +130,7 @@ private Q_SLOTS:
         QCOMPARE(r.out.trimmed(), q(second / "adapter.safetensors"));
         const auto adapter = psa::SafetensorsFile::open(second / "adapter.safetensors");
         QCOMPARE(adapter.metadata().at("num_tokens"), std::string("2"));
+        QCOMPARE(adapter.metadata().at("token_layout"), std::string("dense"));
         QFile config(q(second / "config.json"));
         QVERIFY(config.open(QIODevice::ReadOnly));
         QCOMPARE(QJsonDocument::fromJson(config.readAll()).object().value("init_adapter").toString(), start);
