@@ -32,7 +32,7 @@ TrainConfig demo_adapter_defaults()
     c.lr = 1e-3;
     c.warmup_steps = 50;
     c.beta_dpo = 500;
-    c.anchor_weight = 3;
+    c.anchor_weight = 10;
     c.token_layout = kPerCategoryTokens;
     c.caption_dropout = 0.1;
     c.user_dropout = 0.1;
