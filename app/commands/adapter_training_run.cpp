@@ -115,8 +115,10 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         if (c.token_layout == kPerCategoryTokens && cl.has("num-tokens"))
             throw InvalidRequest("options --num-tokens and --token-layout per-category: the per-category layout has "
                                  "one token per category; leave out --num-tokens");
-    } else if (cl.has("num-tokens")) {
-        c.token_layout = kDenseTokens; // a token count is a dense layout's, whatever the default
+    } else if (cl.has("num-tokens") || cl.has("embeds")) {
+        // A token count, and precomputed embeddings (which carry no per-category bans), are a
+        // dense layout's, whatever the command's default.
+        c.token_layout = kDenseTokens;
     }
     if (cl.has("init-adapter")) {
         c.init_adapter = cl.get("init-adapter");

@@ -106,6 +106,13 @@ private Q_SLOTS:
                     tiny_run);
         QVERIFY2(r.code != 0 && r.err.contains("token_layout") && r.err.contains("sparse"), qPrintable(r.err));
         QVERIFY(!fs::exists(dir.path() / "b" / "adapter.safetensors"));
+        // Precomputed embeddings carry no per-category bans: they select the dense layout, so the
+        // run gets as far as the (here missing) embedding files instead of refusing the layout.
+        fs::create_directories(dir.path() / "embeds");
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "c"), "--embeds",
+                                q(dir.path() / "embeds")} +
+                    tiny_run);
+        QVERIFY2(r.code == 1 && r.err.contains(".npy") && !r.err.contains("token_layout"), qPrintable(r.err));
     }
 
     void world_train_adapter_starts_from_an_adapter_file()
