@@ -106,7 +106,7 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
 
     // The per-category layout has one token per category of the data, whatever num_tokens says.
     const bool per_category = c.token_layout == kPerCategoryTokens;
-    const auto category_count = static_cast<int64_t>(data.categories().all().size());
+    const auto category_count = static_cast<int64_t>(data.categories().size());
     auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(),
                                  per_category ? category_count : c.num_tokens);
     ac.token_layout = c.token_layout;

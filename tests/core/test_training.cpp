@@ -630,8 +630,7 @@ private Q_SLOTS:
         auto c = small_config(tmp / "data");
         c.token_layout = kPerCategoryTokens;
         DpoTrainer trainer(model, c, tmp / "run");
-        const auto& categories = trainer.dataset().categories().all();
-        const auto count = static_cast<int64_t>(categories.size());
+        const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
         QVERIFY(count >= 2);
         QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
         const auto file = tmp / "run" / "adapter.safetensors";
