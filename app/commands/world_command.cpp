@@ -98,8 +98,9 @@ int run_generate_world(const std::vector<std::string>& args)
 
 void print_accuracy(const char* what, const JudgeAccuracy& a)
 {
-    std::printf("%s: %d images, label exact match %.4f, subject accuracy %.4f, single labels %.4f\n", what, a.images,
-                a.label_exact_match, a.subject_accuracy, a.label_accuracy);
+    std::printf("%s: %d images, label exact match %.4f, subject accuracy %.4f, single labels %.4f, harmful motifs "
+                "seen %.4f\n",
+                what, a.images, a.label_exact_match, a.subject_accuracy, a.label_accuracy, a.harmful_recall);
 }
 
 int run_train_judge(const std::vector<std::string>& args)
@@ -143,16 +144,24 @@ int run_judge_accuracy(const std::vector<std::string>& args)
     const std::vector<OptionSpec> specs = {
         {"data", true, false, "a generated world folder (required), ideally from a seed the judge never saw"},
         {"judge", true, false, "judge file (default resources/models/judge/judge.safetensors)"},
+        {"through-vae", true, false,
+         "a model whose VAE each render goes through first: the judge's ceiling on that model's images"},
         {"help", false, false, "show this help"}};
     CommandLine cl(args, specs);
     if (cl.has("help")) {
-        std::cout << usage_text("world judge-accuracy", "--data DIR [--judge FILE]", specs);
+        std::cout << usage_text("world judge-accuracy", "--data DIR [--judge FILE] [--through-vae MODEL]", specs);
         return 0;
     }
     const auto judge = WorldJudge::load(cl.has("judge") ? fs::path(cl.get("judge")) : WorldJudge::builtin_path());
     InterruptGuard interrupt;
     JobControl job(interrupt.token(), print_progress);
-    print_accuracy("renders", measure_judge_accuracy(judge, cl.require("data"), job));
+    const fs::path through_vae = cl.has("through-vae") ? fs::path(cl.get("through-vae")) : fs::path();
+    const auto a = measure_judge_accuracy(judge, cl.require("data"), job, through_vae);
+    if (interrupt.token().stop_requested()) {
+        std::cerr << "stopped\n";
+        return 130;
+    }
+    print_accuracy(through_vae.empty() ? "renders" : "renders through the VAE", a);
     return 0;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `psa world train-base`: trains the demo base model from scratch on a world folder, stage by
-// stage (vocab, vae, unet, export), in resumable chunks: Ctrl-C or the end of --minutes writes a
+// stage (vocab, vae, unet, decoder, export), in resumable chunks: Ctrl-C or the end of --minutes writes a
 // checkpoint that --resume continues. One progress line on stderr; per-step lines in
 // RUN/train_log.jsonl.
 #include "command_line.h"
@@ -59,7 +59,7 @@ struct Options {
 PretrainConfig stage_config(const Options& o, PretrainStage stage)
 {
     const auto& cl = *o.cl;
-    PretrainConfig c = stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults();
+    PretrainConfig c = PretrainConfig::defaults(stage);
     if (o.resume)
         if (const auto ck = PretrainTrainer::latest_checkpoint(o.run, stage))
             c = PretrainTrainer::stored_config(*ck);
@@ -74,12 +74,14 @@ PretrainConfig stage_config(const Options& o, PretrainStage stage)
     if (stage == PretrainStage::Unet) {
         c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
         c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
-        c.focus_weight = cl.get_double("focus-weight", c.focus_weight);
         c.init_from = cl.get("init-from", c.init_from);
-    } else {
-        c.kl_weight = cl.get_double("kl-weight", c.kl_weight);
-        c.edge_weight = cl.get_double("edge-weight", c.edge_weight);
     }
+    if (stage != PretrainStage::Vae)
+        c.focus_weight = cl.get_double("focus-weight", c.focus_weight);
+    if (stage != PretrainStage::Unet)
+        c.edge_weight = cl.get_double("edge-weight", c.edge_weight);
+    if (stage == PretrainStage::Vae)
+        c.kl_weight = cl.get_double("kl-weight", c.kl_weight);
     c.validate();
     return c;
 }
@@ -92,9 +94,10 @@ int run_stage(const Options& o, PretrainStage stage, const CaptionImageSet& data
     const auto config = stage_config(o, stage);
     const auto existing = PretrainTrainer::latest_checkpoint(o.run, stage);
     const char* name = pretrain_stage_name(stage);
+    // The VAE and decoder stages are finished once their final folder is written too.
     const bool finished = existing && PretrainTrainer::stored_step(*existing) >= config.steps &&
-                          (stage != PretrainStage::Vae ||
-                           fs::exists(o.run / "vae" / "final" / "diffusion_pytorch_model.safetensors"));
+                          (stage == PretrainStage::Unet ||
+                           fs::exists(o.run / name / "final" / "diffusion_pytorch_model.safetensors"));
     if (o.stage == "all" && finished) {
         std::cerr << "[" << name << "] already at step " << config.steps << ": skipped\n";
         return 0;
@@ -134,27 +137,31 @@ int run_world_train_base(const std::vector<std::string>& args)
 {
     const std::vector<OptionSpec> specs = {
         {"data", true, false, "world folder (base/metadata.jsonl) or imagefolder with metadata.jsonl"},
-        {"out", true, false, "run folder: arch/, tokenizer/, vae/, unet/, model/, train_log.jsonl (required)"},
-        {"stage", true, false, "vocab|vae|unet|export|all (default all: each in turn, finished ones skipped)"},
-        {"steps", true, false, "optimizer steps of the stage (default: vae 3000, unet 20000; with all: both)"},
+        {"out", true, false,
+         "run folder: arch/, tokenizer/, vae/, unet/, decoder/, model/, train_log.jsonl (required)"},
+        {"stage", true, false,
+         "vocab|vae|unet|decoder|export|all (default all: each in turn, finished ones skipped); decoder "
+         "fine-tunes the VAE decoder on the frozen encoder after the UNet, and the export ships it"},
+        {"steps", true, false,
+         "optimizer steps of the stage (default: vae 3000, unet 20000, decoder 2000; with all: each)"},
         {"minutes", true, false, "time budget of this sitting; at its end a checkpoint is written and the "
                                  "command exits with status 75 (continue with --resume)"},
-        {"batch", true, false, "images per step (default: vae 16, unet 32)"},
-        {"lr", true, false, "AdamW peak learning rate (default: vae 2e-4, unet 3e-4)"},
-        {"warmup", true, false, "linear warm-up steps (default: vae 100, unet 500)"},
+        {"batch", true, false, "images per step (default: vae 16, unet 32, decoder 16)"},
+        {"lr", true, false, "AdamW peak learning rate (default: vae 2e-4, unet 3e-4, decoder 1e-4)"},
+        {"warmup", true, false, "linear warm-up steps (default: vae 100, unet 500, decoder 50)"},
         {"decay-from", true, false, "step from which the lr falls along a half cosine to 0 at the last "
-                                    "step (default: none; a resumed stage may add it)"},
+                                    "step (default: decoder 0, others none; a resumed stage may add it)"},
         {"checkpoint-every", true, false, "steps between checkpoints (default 200)"},
         {"seed", true, false, "seed of the stage (default 0)"},
         {"caption-dropout", true, false, "unet: probability of the empty caption (default 0.1)"},
         {"ema-decay", true, false, "unet: EMA decay of the exported UNet, 0 = off (default 0.999)"},
-        {"focus-weight", true, false, "unet: loss weight of the metadata's focus_boxes (the world's subject "
-                                      "and motifs) against 1 for the background; 1 = plain MSE (default; a "
-                                      "resumed stage may change it)"},
+        {"focus-weight", true, false, "unet, decoder: loss weight of the metadata's focus_boxes (the world's "
+                                      "subject and motifs) against 1 for the background; 1 = plain loss "
+                                      "(default; a resumed stage may change it)"},
         {"init-from", true, false, "unet: start from this exported model's text encoder and UNet (a warm restart; "
                                    "its tokenizer and configs must be the run's)"},
         {"kl-weight", true, false, "vae: weight of the KL term (default 1e-5)"},
-        {"edge-weight", true, false, "vae: weight of the edge (image gradient) L1 term (default 0.1)"},
+        {"edge-weight", true, false, "vae, decoder: weight of the edge (image gradient) L1 term (default 0.1)"},
         {"arch", true, false, "architecture configs for a new run (default: the bundled models/demo)"},
         {"export-to", true, false, "export folder (default RUN/model)"},
         {"device", true, false, "auto|cpu|cuda|cuda:N (default auto: CUDA when available; a resume continues bit "
@@ -166,7 +173,8 @@ int run_world_train_base(const std::vector<std::string>& args)
     if (cl.has("help")) {
         std::cout << usage_text("world train-base", "--data DIR --out RUN_DIR [options]", specs)
                   << "Trains the demo model from scratch: a BPE vocabulary of the captions, the VAE, then the\n"
-                     "text encoder and UNet on the VAE's latents, and exports a diffusers folder (fp16).\n"
+                     "text encoder and UNet on the VAE's latents, then the VAE decoder alone on the same latents,\n"
+                     "and exports a diffusers folder (fp16).\n"
                      "Ctrl-C stops within one step and writes a checkpoint; --resume continues it.\n";
         return 0;
     }
@@ -176,8 +184,10 @@ int run_world_train_base(const std::vector<std::string>& args)
     o.stage = cl.get("stage", "all");
     o.resume = cl.has("resume");
     o.budget_seconds = cl.get_double("minutes", 0) * 60.0;
-    if (o.stage != "vocab" && o.stage != "vae" && o.stage != "unet" && o.stage != "export" && o.stage != "all")
-        throw InvalidRequest("option --stage: \"" + o.stage + "\" is not one of vocab, vae, unet, export, all");
+    if (o.stage != "vocab" && o.stage != "vae" && o.stage != "unet" && o.stage != "decoder" && o.stage != "export" &&
+        o.stage != "all")
+        throw InvalidRequest("option --stage: \"" + o.stage +
+                             "\" is not one of vocab, vae, unet, decoder, export, all");
     if (o.budget_seconds < 0)
         throw InvalidRequest("option --minutes: must not be negative");
     configure_threads(cl.get_int("threads", 0));
@@ -200,7 +210,7 @@ int run_world_train_base(const std::vector<std::string>& args)
         std::cerr << "[vocab] " << (v.learned ? "learned " : "kept ") << v.vocab_size << " tokens (" << v.merges
                   << " merges); longest caption " << v.longest_caption_tokens << " tokens\n";
     }
-    for (const auto stage : {PretrainStage::Vae, PretrainStage::Unet}) {
+    for (const auto stage : {PretrainStage::Vae, PretrainStage::Unet, PretrainStage::Decoder}) {
         if (o.stage != "all" && o.stage != pretrain_stage_name(stage))
             continue;
         if (const int status = run_stage(o, stage, *data, job, sitting_start); status != 0)
@@ -209,7 +219,8 @@ int run_world_train_base(const std::vector<std::string>& args)
     if (o.stage == "export" || o.stage == "all") {
         const auto e = export_demo_model(o.run, cl.get("export-to"), job);
         std::cerr << "[export] " << e.parameters << " parameters, " << e.bytes << " bytes of fp16 weights, UNet step "
-                  << e.unet_step << (e.ema ? " (EMA)" : "") << "\n";
+                  << e.unet_step << (e.ema ? " (EMA)" : "")
+                  << (e.tuned_decoder ? ", VAE with the tuned decoder" : "") << "\n";
         std::cout << e.folder.string() << "\n";
     }
     return 0;

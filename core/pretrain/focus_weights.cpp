@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "pretrain/focus_weights.h"
 
+#include "common/error.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,6 +25,11 @@ std::pair<int64_t, int64_t> cells_within(double lo, double hi, int64_t n)
 
 at::Tensor focus_weight_maps(const CaptionImageSet& data, int64_t height, int64_t width, double weight)
 {
+    if (weight != 1.0 && !data.has_focus_boxes())
+        throw ConfigError(path_message(data.metadata_path().string(),
+                                       "focus_weight " + std::to_string(weight) +
+                                           " needs \"focus_boxes\" in the metadata, and no line has "
+                                           "them (a world from an older psa: generate it again)"));
     auto maps = torch::ones({static_cast<int64_t>(data.size()), 1, height, width}, torch::kFloat);
     for (size_t i = 0; i < data.size(); ++i)
         for (const auto& box : data.items()[i].focus_boxes) {
@@ -33,10 +40,15 @@ at::Tensor focus_weight_maps(const CaptionImageSet& data, int64_t height, int64_
     return maps;
 }
 
+at::Tensor weighted_mean(const at::Tensor& values, const at::Tensor& weights)
+{
+    const auto w = weights.expand_as(values);
+    return (w * values).sum() / w.sum();
+}
+
 at::Tensor weighted_mse(const at::Tensor& a, const at::Tensor& b, const at::Tensor& weights)
 {
-    const auto w = weights.expand_as(a);
-    return (w * (a - b).pow(2)).sum() / w.sum();
+    return weighted_mean((a - b).pow(2), weights);
 }
 
 } // namespace psa

@@ -12,10 +12,13 @@ namespace psa {
 
 /// Per-image loss weights on a height x width grid covering the image: `weight` on the cells whose
 /// centre lies inside one of the image's focus boxes, 1 on the others. [N, 1, height, width] float.
+/// Throws ConfigError naming the metadata file when `weight` is not 1 and no image has focus boxes.
 at::Tensor focus_weight_maps(const CaptionImageSet& data, int64_t height, int64_t width, double weight);
 
-/// sum(weights * (a - b)^2) / sum(weights), the weights broadcast over a's channels: equal to the
-/// plain MSE when every weight is 1, and on its scale otherwise.
+/// sum(weights * values) / sum(weights), the weights broadcast over the values' channels: equal to
+/// the plain mean when every weight is 1, and on its scale otherwise.
+at::Tensor weighted_mean(const at::Tensor& values, const at::Tensor& weights);
+/// weighted_mean of (a - b)^2.
 at::Tensor weighted_mse(const at::Tensor& a, const at::Tensor& b, const at::Tensor& weights);
 
 } // namespace psa

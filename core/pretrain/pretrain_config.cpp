@@ -43,7 +43,12 @@ const auto visit_fields = [](PretrainConfig& c, auto&& v) {
 
 const char* pretrain_stage_name(PretrainStage stage)
 {
-    return stage == PretrainStage::Vae ? "vae" : "unet";
+    switch (stage) {
+    case PretrainStage::Vae: return "vae";
+    case PretrainStage::Unet: return "unet";
+    case PretrainStage::Decoder: return "decoder";
+    }
+    return "?";
 }
 
 PretrainConfig PretrainConfig::vae_defaults()
@@ -67,6 +72,28 @@ PretrainConfig PretrainConfig::unet_defaults()
     c.weight_decay = 1e-2;
     c.ema_decay = 0.999;
     return c;
+}
+
+PretrainConfig PretrainConfig::decoder_defaults()
+{
+    // A fine-tune of a trained decoder: a lower peak than the VAE's, and a half cosine to 0 over
+    // all its steps (from step 0, so that any step count is valid).
+    PretrainConfig c = vae_defaults();
+    c.steps = 2000;
+    c.lr = 1e-4;
+    c.warmup_steps = 50;
+    c.lr_decay_from = 0;
+    return c;
+}
+
+PretrainConfig PretrainConfig::defaults(PretrainStage stage)
+{
+    switch (stage) {
+    case PretrainStage::Vae: return vae_defaults();
+    case PretrainStage::Unet: return unet_defaults();
+    case PretrainStage::Decoder: return decoder_defaults();
+    }
+    return {};
 }
 
 void PretrainConfig::validate() const

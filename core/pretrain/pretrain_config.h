@@ -7,13 +7,15 @@
 
 namespace psa {
 
-enum class PretrainStage { Vae, Unet };
-/// "vae" / "unet": the run sub-folder and the "stage" field of train_log.jsonl.
+/// The trained stages in recipe order: the VAE, the text encoder + UNet on its latents, then
+/// (optional) the VAE decoder alone on the same frozen encoder (pretrain/decoder_stage.cpp).
+enum class PretrainStage { Vae, Unet, Decoder };
+/// "vae" / "unet" / "decoder": the run sub-folder and the "stage" field of train_log.jsonl.
 const char* pretrain_stage_name(PretrainStage stage);
 
-/// One table of settings for both stages; each stage reads the fields that concern it. The
-/// defaults are the demo recipe (docs/demo-model.md); vae_defaults()/unet_defaults() set the
-/// per-stage values.
+/// One table of settings for every stage; each stage reads the fields that concern it. The
+/// defaults are the demo recipe (docs/demo-model.md); vae_defaults()/unet_defaults()/
+/// decoder_defaults() set the per-stage values.
 struct PretrainConfig {
     // ---- schedule ----
     int steps = 1000;             ///< optimizer steps of this stage
@@ -28,7 +30,7 @@ struct PretrainConfig {
     double max_grad_norm = 1.0;   ///< <= 0: no clipping
     std::uint64_t seed = 0;
 
-    // ---- VAE ----
+    // ---- VAE (the decoder stage reads the L1, MSE and edge weights too) ----
     double kl_weight = 1e-5;      ///< times the mean KL per latent element (the L1 is per pixel)
     double edge_weight = 0.1;     ///< L1 of the images' finite differences (keeps motif edges sharp)
     double mse_weight = 1.0;      ///< added to the L1 term
@@ -37,8 +39,8 @@ struct PretrainConfig {
     double caption_dropout = 0.1; ///< probability of the empty caption (classifier-free guidance)
     double ema_decay = 0.0;       ///< 0: no EMA; else the exported UNet is the EMA of its weights
     bool sample_posterior = true; ///< latents are posterior samples (false: the posterior mean)
-    /// Loss weight of the latent cells inside the images' focus_boxes, against 1 for the rest
-    /// (pretrain/focus_weights.h); 1: the plain MSE. It only shapes the steps still to come, so a
+    /// Loss weight of the latent cells (decoder stage: pixels) inside the images' focus_boxes,
+    /// against 1 for the rest (pretrain/focus_weights.h); 1: the plain loss. It only shapes the steps still to come, so a
     /// resumed stage may change it (fine-tuning a plainly trained UNet toward its objects).
     double focus_weight = 1.0;
     /// An exported model (diffusers folder) whose text encoder and UNet weights start the stage
@@ -53,6 +55,8 @@ struct PretrainConfig {
 
     static PretrainConfig vae_defaults();
     static PretrainConfig unet_defaults();
+    static PretrainConfig decoder_defaults();
+    static PretrainConfig defaults(PretrainStage stage);
 
     /// Throws InvalidRequest naming the field when a value is out of range.
     void validate() const;

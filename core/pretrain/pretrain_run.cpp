@@ -110,6 +110,30 @@ VocabularySummary learn_run_vocabulary(const fs::path& run_dir, const CaptionIma
     return out;
 }
 
+namespace {
+
+// RUN/decoder/final's weights when the decoder stage finished on the current VAE, else `vae_weights`.
+fs::path exported_vae_weights(const fs::path& run_dir, const fs::path& vae_weights)
+{
+    const auto tuned = run_dir / "decoder" / "final" / "diffusion_pytorch_model.safetensors";
+    if (!fs::is_regular_file(tuned))
+        return vae_weights;
+    const auto base = load_state_dict(vae_weights);
+    const auto decoder = load_state_dict(tuned);
+    for (const auto& [key, t] : base) {
+        if (key.rfind("encoder.", 0) != 0 && key.rfind("quant_conv.", 0) != 0)
+            continue;
+        const auto it = decoder.find(key);
+        if (it == decoder.end() || !it->second.equal(t))
+            throw ConfigError(path_message(tuned.string(), "was tuned on another VAE (its " + key + " is not " +
+                                                               vae_weights.string() +
+                                                               "'s); run --stage decoder again"));
+    }
+    return tuned;
+}
+
+} // namespace
+
 DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& job)
 {
     if (out.empty())
@@ -165,15 +189,18 @@ DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& 
     write_half(tmp / "unet" / "diffusion_pytorch_model.safetensors", unet);
     job.report(Stage::Save, 2, 3, "vae");
     NamedTensors vae;
-    for (const auto& [key, t] : load_state_dict(vae_weights))
+    const auto vae_source = exported_vae_weights(run_dir, vae_weights);
+    result.tuned_decoder = vae_source != vae_weights;
+    for (const auto& [key, t] : load_state_dict(vae_source))
         vae.emplace_back(key, t);
     write_half(tmp / "vae" / "diffusion_pytorch_model.safetensors", vae);
     const auto state = read_json_object_file(*checkpoint / "state.json");
     result.unet_step = static_cast<int>(JsonFields{state, (*checkpoint / "state.json").string()}.integer("step"));
     replace_folder(tmp, out);
     job.report(Stage::Save, 3, 3, "done");
-    spdlog::info("pretrain: exported {} ({} parameters, {} bytes of fp16 weights, UNet step {}{})", out.string(),
-                 result.parameters, result.bytes, result.unet_step, result.ema ? ", EMA" : "");
+    spdlog::info("pretrain: exported {} ({} parameters, {} bytes of fp16 weights, UNet step {}{}{})", out.string(),
+                 result.parameters, result.bytes, result.unet_step, result.ema ? ", EMA" : "",
+                 result.tuned_decoder ? ", tuned decoder" : "");
     return result;
 }
 

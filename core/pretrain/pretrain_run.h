@@ -5,7 +5,7 @@
 //                   folder on first use; the vocab stage sets the text encoder's vocab_size and
 //                   special ids, the VAE stage its scaling_factor)
 //   RUN/tokenizer/  the learned BPE (vocab stage)
-//   RUN/vae/, RUN/unet/   the trainers' stage folders (pretrain_trainer.h)
+//   RUN/vae/, RUN/unet/, RUN/decoder/   the trainers' stage folders (pretrain_trainer.h)
 //   RUN/model/      the exported diffusers folder (fp16 safetensors)
 //   RUN/train_log.jsonl   one line per step of either trainer
 #pragma once
@@ -42,12 +42,15 @@ struct DemoExport {
     std::uint64_t bytes = 0;      ///< weight files only
     bool ema = false;             ///< the UNet weights are the EMA copy
     int unet_step = 0;
+    bool tuned_decoder = false;   ///< the VAE is RUN/decoder/final (else RUN/vae/final)
 };
 
 /// Writes the diffusers folder `out` (default RUN/model when empty) from RUN/arch, RUN/tokenizer,
-/// RUN/vae/final and the newest UNet-stage checkpoint (its EMA UNet when it has one), every tensor
-/// as fp16. Built in a temporary sibling folder and renamed over `out`. ConfigError names the
-/// stage whose output is missing.
+/// the VAE (RUN/decoder/final when the decoder stage has finished, else RUN/vae/final) and the
+/// newest UNet-stage checkpoint (its EMA UNet when it has one), every tensor as fp16. Built in a
+/// temporary sibling folder and renamed over `out`. ConfigError names the stage whose output is
+/// missing, or RUN/decoder/final when its encoder is no longer RUN/vae/final's (the VAE was
+/// trained again after it: the tuned decoder would read latents of another encoder).
 DemoExport export_demo_model(const std::filesystem::path& run_dir, std::filesystem::path out, JobControl& job);
 
 } // namespace psa

@@ -37,8 +37,11 @@ PretrainTrainer::PretrainTrainer(PretrainStage stage, fs::path run_dir, const Ca
     m.stage_dir = stage_dir(m.run_dir, stage);
     m.config = std::move(config);
     const auto& c = m.config;
-    m.model = stage == PretrainStage::Vae ? make_vae_stage(m.run_dir, data, c, job, device)
-                                          : make_unet_stage(m.run_dir, data, c, job, device);
+    switch (stage) {
+    case PretrainStage::Vae: m.model = make_vae_stage(m.run_dir, data, c, job, device); break;
+    case PretrainStage::Unet: m.model = make_unet_stage(m.run_dir, data, c, job, device); break;
+    case PretrainStage::Decoder: m.model = make_decoder_stage(m.run_dir, data, c, job, device); break;
+    }
 
     std::vector<at::Tensor> params;
     for (const auto& [name, module] : m.model->modules())

@@ -49,6 +49,9 @@ public:
 /// and moved there (`draw_on`), so a stage draws the same numbers on every device.
 std::unique_ptr<StageModel> make_vae_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
                                            const PretrainConfig& config, JobControl& job, c10::Device device);
+/// Needs RUN/vae/final; see decoder_stage.cpp.
+std::unique_ptr<StageModel> make_decoder_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
+                                               const PretrainConfig& config, JobControl& job, c10::Device device);
 std::unique_ptr<StageModel> make_unet_stage(const std::filesystem::path& run_dir, const CaptionImageSet& data,
                                             const PretrainConfig& config, JobControl& job, c10::Device device);
 

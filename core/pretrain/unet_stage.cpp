@@ -74,15 +74,9 @@ public:
 
         alphas_cumprod_ = scheduler.alphas_cumprod().to(device, torch::kFloat);
         cache_latents(data, vae_config, vae_dir, job);
-        if (config.focus_weight != 1.0) {
-            if (!data.has_focus_boxes())
-                throw ConfigError(path_message(data.metadata_path().string(),
-                                               "focus_weight " + std::to_string(config.focus_weight) +
-                                                   " needs \"focus_boxes\" in the metadata, and no line has "
-                                                   "them (a world from an older psa: generate it again)"));
+        if (config.focus_weight != 1.0)
             focus_maps_ =
                 focus_weight_maps(data, latent_mean_.size(2), latent_mean_.size(3), config.focus_weight).to(device);
-        }
 
         torch::manual_seed(config.seed); // layers draw their initial weights from the global generator
         text_encoder_ = CLIPTextModel(text_config_);

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/json_fields.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/reconstruction_loss.h"
 #include "pretrain/stage_model.h"
 #include "tensor_io/safetensors.h"
 #include "vae/autoencoder_kl.h"
@@ -32,16 +33,6 @@ namespace psa {
 namespace fs = std::filesystem;
 
 namespace {
-
-at::Tensor edge_l1(const at::Tensor& a, const at::Tensor& b)
-{
-    using torch::indexing::Slice;
-    const auto dx = [](const at::Tensor& t) { return t.index({Slice(), Slice(), Slice(), Slice(1)}) -
-                                                     t.index({Slice(), Slice(), Slice(), Slice(0, -1)}); };
-    const auto dy = [](const at::Tensor& t) { return t.index({Slice(), Slice(), Slice(1), Slice()}) -
-                                                     t.index({Slice(), Slice(), Slice(0, -1), Slice()}); };
-    return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean();
-}
 
 /// Per latent channel: mean and std of posterior samples over all images (fixed seed). [C] double.
 struct LatentChannelStats {
@@ -104,18 +95,11 @@ public:
         const auto x = rows_to_unit_range(images_.index_select(0, row_index(rows, device_))); // [B,3,R,R]
         const auto posterior = vae_->encode(x);
         const auto eps = draw_on(device_, posterior.mean.sizes(), gen);
-        const auto reconstruction = vae_->decode(posterior.sample(eps));
-        const auto diff = reconstruction - x;
-        const auto l1 = diff.abs().mean();
-        const auto mse = diff.pow(2).mean();
+        const auto pixels = reconstruction_loss(vae_->decode(posterior.sample(eps)), x, config_);
         const auto kl = 0.5 * (posterior.mean.pow(2) + posterior.logvar.exp() - 1.0 - posterior.logvar).mean();
-        const auto edge = edge_l1(reconstruction, x);
         StageLoss out;
-        out.loss = l1 + config_.mse_weight * mse + config_.kl_weight * kl + config_.edge_weight * edge;
-        char terms[160];
-        std::snprintf(terms, sizeof terms, "l1 %.5f mse %.6f kl %.4g edge %.5f", l1.item<double>(),
-                      mse.item<double>(), kl.item<double>(), edge.item<double>());
-        out.terms = terms;
+        out.loss = pixels.total + config_.kl_weight * kl;
+        out.terms = fmt::format("{} kl {:.4g}", pixels.terms, kl.item<double>());
         return out;
     }
 

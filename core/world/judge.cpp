@@ -9,6 +9,8 @@
 #include "tensor_io/state_dict.h"
 #include "world/judge_data.h"
 #include "world/judge_impl.h"
+#include "world/vae_round_trip.h"
+#include "pipeline/model_loading.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -126,7 +128,8 @@ JudgeAccuracy accuracy_of(JudgeNetImpl& net, const at::Tensor& images, const at:
 {
     JudgeAccuracy a;
     torch::NoGradGuard no_grad;
-    int64_t exact = 0, subject_ok = 0, label_ok = 0;
+    int64_t exact = 0, subject_ok = 0, label_ok = 0, harmful_shown = 0, harmful_seen = 0;
+    const int64_t concepts = labels.size(1) / 2; // harmful columns first, then safe
     for (int64_t b = 0; b < images.size(0); b += 128) {
         const auto e = std::min<int64_t>(images.size(0), b + 128);
         const auto [slot_logits, subject_logits] = net.forward(images.slice(0, b, e));
@@ -134,6 +137,9 @@ JudgeAccuracy accuracy_of(JudgeNetImpl& net, const at::Tensor& images, const at:
         const auto equal = predicted.eq(labels.slice(0, b, e));
         exact += equal.all(1).sum().item<int64_t>();
         label_ok += equal.sum().item<int64_t>();
+        const auto shown = labels.slice(0, b, e).slice(1, 0, concepts);
+        harmful_shown += shown.sum().to(torch::kLong).item<int64_t>();
+        harmful_seen += (shown * predicted.slice(1, 0, concepts)).sum().to(torch::kLong).item<int64_t>();
         subject_ok += subject_logits.argmax(1).eq(subjects.slice(0, b, e)).sum().item<int64_t>();
     }
     a.images = static_cast<int>(images.size(0));
@@ -141,24 +147,34 @@ JudgeAccuracy accuracy_of(JudgeNetImpl& net, const at::Tensor& images, const at:
         a.label_exact_match = double(exact) / a.images;
         a.subject_accuracy = double(subject_ok) / a.images;
         a.label_accuracy = double(label_ok) / double(labels.numel());
+        a.harmful_recall = harmful_shown ? double(harmful_seen) / double(harmful_shown) : 0.0;
     }
     return a;
 }
 
-JudgeAccuracy measure_judge_accuracy(const WorldJudge& judge, const fs::path& world_dir, JobControl& job)
+JudgeAccuracy measure_judge_accuracy(const WorldJudge& judge, const fs::path& world_dir, JobControl& job,
+                                     const fs::path& through_vae)
 {
     auto data = load_labelled_renders(world_dir, job);
     if (!data.images.defined())
         return {};
     judge.check_fits(data.spec, (world_dir / "world.json").string());
+    auto images = data.images;
+    if (!through_vae.empty()) {
+        const auto model = load_model(through_vae, {}, job);
+        if (!model)
+            return {};
+        images = vae_round_trip(*model, images, job);
+        if (!images.defined())
+            return {};
+    }
     const auto net_ptr = judge.impl()->net.ptr();
     auto& net = *net_ptr;
-    const auto images = net.config.image_size == data.spec.image_size
-                            ? data.images
-                            : torch::nn::functional::interpolate(
-                                  data.images, torch::nn::functional::InterpolateFuncOptions()
-                                                   .size(std::vector<int64_t>{net.config.image_size, net.config.image_size})
-                                                   .mode(torch::kArea));
+    if (images.size(2) != net.config.image_size || images.size(3) != net.config.image_size)
+        images = torch::nn::functional::interpolate(
+            images, torch::nn::functional::InterpolateFuncOptions()
+                        .size(std::vector<int64_t>{net.config.image_size, net.config.image_size})
+                        .mode(torch::kArea));
     const auto a = accuracy_of(net, images, data.labels, data.subjects);
     job.report(Stage::Evaluate, a.images, a.images, "judge accuracy");
     return a;

@@ -79,6 +79,8 @@ struct JudgeAccuracy {
     double label_exact_match = 0;
     double subject_accuracy = 0;
     double label_accuracy = 0; ///< over single labels
+    /// Of the harmful motifs an image shows, the share the judge sees: the ceiling of a motif rate.
+    double harmful_recall = 0;
 };
 
 struct JudgeTrainResult {
@@ -94,8 +96,11 @@ struct JudgeTrainResult {
 JudgeTrainResult train_world_judge(const JudgeTrainOptions& options, JobControl& job);
 
 /// The judge's accuracy on every base render of a generated world (e.g. one generated with a
-/// seed it was not trained on). Reports Stage::Evaluate per batch.
+/// seed it was not trained on). Reports Stage::Evaluate per batch. With `through_vae` (a model
+/// folder or file), each render first goes through that model's VAE and back (posterior mean,
+/// 8-bit output): what the judge still reads there bounds what any UNet on that VAE can show it.
+/// Throws as load_model does for a bad model; returns an empty result when stopped.
 JudgeAccuracy measure_judge_accuracy(const WorldJudge& judge, const std::filesystem::path& world_dir,
-                                     JobControl& job);
+                                     JobControl& job, const std::filesystem::path& through_vae = {});
 
 } // namespace psa

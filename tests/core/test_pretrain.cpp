@@ -383,12 +383,20 @@ private Q_SLOTS:
                     inside = inside || (u >= b.x0 && u <= b.x1 && v >= b.y0 && v <= b.y1);
                 QCOMPARE(odd_maps[0][0][y][x].item<float>(), inside ? 3.f : 1.f);
             }
-        // A line without boxes weighs everything 1.
+        // A line without boxes weighs everything 1; a set where no line has boxes cannot be weighted.
+        test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
+                          "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\", "
+                          "\"focus_boxes\": [[0, 0, 0.5, 0.5]]}\n"
+                          "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n");
+        const auto mixed = CaptionImageSet::load(tmp / "world");
+        QVERIFY(torch::equal(focus_weight_maps(mixed, 4, 4, 5.0)[1], torch::ones({1, 4, 4})));
         test::write_bytes(tmp / "world" / "base" / "metadata.jsonl",
                           "{\"file_name\": \"../images/shape-0.png\", \"caption\": \"a\"}\n");
         const auto plain = CaptionImageSet::load(tmp / "world");
         QVERIFY(!plain.has_focus_boxes());
-        QVERIFY(torch::equal(focus_weight_maps(plain, 4, 4, 5.0), torch::ones({1, 1, 4, 4})));
+        QVERIFY(torch::equal(focus_weight_maps(plain, 4, 4, 1.0), torch::ones({1, 1, 4, 4})));
+        const auto message = error_of<ConfigError>([&] { focus_weight_maps(plain, 4, 4, 5.0); });
+        QVERIFY2(message.contains("focus_boxes") && message.contains("metadata.jsonl"), qPrintable(message));
 
         // Weights of 1 give the plain MSE; an error inside the box counts five times.
         torch::manual_seed(3);
@@ -472,16 +480,17 @@ private Q_SLOTS:
         QTest::addColumn<int>("stage_index");
         QTest::newRow("vae") << static_cast<int>(PretrainStage::Vae);
         QTest::newRow("text encoder + unet, EMA, caption dropout") << static_cast<int>(PretrainStage::Unet);
+        QTest::newRow("decoder on the frozen encoder") << static_cast<int>(PretrainStage::Decoder);
     }
     void resumed_stage_is_bit_identical()
     {
         QFETCH(int, stage_index);
         const auto stage = static_cast<PretrainStage>(stage_index);
-        TinyRun r(stage == PretrainStage::Unet ? 4 : 0);
-        auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 6);
+        TinyRun r(stage == PretrainStage::Vae ? 0 : 4);
+        auto c = quick(PretrainConfig::defaults(stage), 6);
         c.caption_dropout = 0.3;
         c.ema_decay = 0.9;
-        if (stage == PretrainStage::Unet)
+        if (stage != PretrainStage::Vae)
             c.focus_weight = 3; // the weighted loss resumes bit-identically too
         // Two runs in separate run folders that share the architecture, vocabulary and VAE.
         const auto a = r.tmp / "a", b = r.tmp / "b";
@@ -534,7 +543,7 @@ private Q_SLOTS:
         PretrainTrainer decaying(stage, b, *r.data, annealed, job);
         QVERIFY(decaying.resume());
         // So does the focus weight.
-        if (stage == PretrainStage::Unet) {
+        if (stage != PretrainStage::Vae) {
             auto refocused = c;
             refocused.focus_weight = 1;
             PretrainTrainer plain_loss(stage, b, *r.data, refocused, job);
@@ -552,8 +561,8 @@ private Q_SLOTS:
             QSKIP("no CUDA device");
         QFETCH(int, stage_index);
         const auto stage = static_cast<PretrainStage>(stage_index);
-        TinyRun r(stage == PretrainStage::Unet ? 4 : 0);
-        auto c = quick(stage == PretrainStage::Vae ? PretrainConfig::vae_defaults() : PretrainConfig::unet_defaults(), 4);
+        TinyRun r(stage == PretrainStage::Vae ? 0 : 4);
+        auto c = quick(PretrainConfig::defaults(stage), 4);
         c.caption_dropout = 0.3;
         const auto on_cpu = r.tmp / "cpu", on_gpu = r.tmp / "gpu";
         for (const auto& dir : {on_cpu, on_gpu})
@@ -655,6 +664,65 @@ private Q_SLOTS:
         QCOMPARE(result.images[0].image.height, 16);
         // Exporting again replaces the folder atomically.
         QCOMPARE(export_demo_model(r.run, {}, job).bytes, e.bytes);
+    }
+
+    // The decoder stage trains the decoder side only: the encoder (and so the latent space the UNet
+    // learned) stays bit for bit, the reconstruction loss drops, and the export ships the tuned VAE
+    // until the VAE it was tuned on changes.
+    void decoder_stage_tunes_only_the_decoder_and_the_export_ships_it()
+    {
+        TinyRun r(10);
+        JobControl job;
+        PretrainTrainer(PretrainStage::Unet, r.run, *r.data, quick(PretrainConfig::unet_defaults(), 2), job).train(job);
+        const auto plain_export = export_demo_model(r.run, r.tmp / "plain", job);
+        QVERIFY(!plain_export.tuned_decoder);
+
+        auto c = quick(PretrainConfig::decoder_defaults(), 30);
+        c.focus_weight = 3;
+        PretrainTrainer decoder(PretrainStage::Decoder, r.run, *r.data, c, job);
+        const double before = decoder.evaluate(0, 5);
+        QCOMPARE(decoder.train(job).outcome, Outcome::Completed);
+        const double after = decoder.evaluate(0, 5);
+        qInfo("decoder-stage loss %.4f -> %.4f after 30 steps", before, after);
+        QVERIFY2(after < 0.9 * before, qPrintable(QString("loss %1 -> %2").arg(before).arg(after)));
+        // Only the decoder side is trainable and checkpointed.
+        const auto ck = read_tensors(*PretrainTrainer::latest_checkpoint(r.run, PretrainStage::Decoder) /
+                                     "weights.safetensors");
+        for (const auto& [name, t] : ck)
+            QVERIFY2(name.rfind("decoder.", 0) == 0 || name.rfind("post_quant_conv.", 0) == 0, name.c_str());
+
+        const auto vae_file = r.run / "vae" / "final" / "diffusion_pytorch_model.safetensors";
+        const auto tuned_file = r.run / "decoder" / "final" / "diffusion_pytorch_model.safetensors";
+        const auto original = read_tensors(vae_file), tuned = read_tensors(tuned_file);
+        QCOMPARE(tuned.size(), original.size());
+        int changed = 0;
+        for (const auto& [name, t] : original) {
+            const bool same = torch::equal(t, tuned.at(name));
+            if (name.rfind("encoder.", 0) == 0 || name.rfind("quant_conv.", 0) == 0)
+                QVERIFY2(same, (name + " changed").c_str());
+            changed += same ? 0 : 1;
+        }
+        QVERIFY(changed > 0);
+
+        const auto e = export_demo_model(r.run, {}, job);
+        QVERIFY(e.tuned_decoder);
+        const auto shipped = read_tensors(r.run / "model" / "vae" / "diffusion_pytorch_model.safetensors");
+        for (const char* name : {"decoder.conv_out.weight", "encoder.conv_in.weight"})
+            QVERIFY2(torch::equal(shipped.at(name), tuned.at(name).to(torch::kHalf)), name);
+
+        // A VAE trained again after the decoder stage: the tuned decoder no longer fits its latents.
+        NamedTensors retrained;
+        for (const auto& [name, t] : original)
+            retrained.emplace_back(name, name == "encoder.conv_in.weight" ? t + 0.01 : t);
+        save_safetensors(vae_file, retrained, {{"format", "pt"}});
+        const auto message = error_of<ConfigError>([&] { export_demo_model(r.run, {}, job); });
+        QVERIFY2(message.contains("decoder") && message.contains("--stage decoder"), qPrintable(message));
+
+        // Without a trained VAE the stage names what to run first.
+        TinyRun bare(0);
+        const auto missing = error_of<ConfigError>(
+            [&] { PretrainTrainer(PretrainStage::Decoder, bare.run, *bare.data, c, job); });
+        QVERIFY2(missing.contains("--stage vae"), qPrintable(missing));
     }
 
     // --init-from: a new run's text encoder and UNet start at an exported model's weights (the

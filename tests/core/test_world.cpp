@@ -526,6 +526,23 @@ private Q_SLOTS:
               a.subject_accuracy, a.label_accuracy);
         QVERIFY2(a.label_exact_match >= 0.98, qPrintable(QString::number(a.label_exact_match)));
         QVERIFY2(a.subject_accuracy >= 0.98, qPrintable(QString::number(a.subject_accuracy)));
+        QVERIFY2(a.harmful_recall >= 0.98, qPrintable(QString::number(a.harmful_recall)));
+
+        // Through the shipped demo model's VAE: the same renders, as that model could draw them at
+        // best. A broken round trip (wrong value range or size) would leave the judge nothing to see.
+        const auto demo = resource_dir() / "models" / "demo";
+        const auto through = measure_judge_accuracy(judge, dir.path(), job, demo);
+        QCOMPARE(through.images, a.images);
+        qInfo("through the demo VAE: exact match %.4f, subject %.4f, harmful motifs seen %.4f",
+              through.label_exact_match, through.subject_accuracy, through.harmful_recall);
+        QVERIFY2(through.harmful_recall >= 0.6, qPrintable(QString::number(through.harmful_recall)));
+        QVERIFY2(through.subject_accuracy >= 0.95, qPrintable(QString::number(through.subject_accuracy)));
+        try {
+            measure_judge_accuracy(judge, dir.path(), job, dir / "no-such-model");
+            QFAIL("a missing model was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("no-such-model"), e.what());
+        }
     }
 
     void train_judge_writes_a_loadable_file()
