@@ -214,6 +214,20 @@ void TrainingModelPage::setInitAdapterPath(const QString& path)
     m_fromAdapter->setChecked(true);
 }
 
+QString TrainingModelPage::tokensText(const psa::AdapterFileInfo& info)
+{
+    if (info.token_layout == psa::kPerCategoryTokens)
+        return tr("%1 user tokens, one per category").arg(info.num_tokens);
+    return info.num_tokens == 1 ? tr("1 user token") : tr("%1 user tokens").arg(info.num_tokens);
+}
+
+QString TrainingModelPage::startingAdapterTokens() const
+{
+    if (continueRun() || !startFromAdapter() || !m_adapterInfo)
+        return {};
+    return tokensText(*m_adapterInfo);
+}
+
 void TrainingModelPage::applyStart(psa::TrainConfig& config) const
 {
     if (continueRun())
@@ -284,13 +298,9 @@ void TrainingModelPage::checkInitAdapter()
     }
     const QString trainedOn =
         info.base_model.empty() ? tr("an unnamed model") : QString::fromStdString(info.base_model);
-    const QString tokens =
-        info.token_layout == psa::kPerCategoryTokens ? tr("%1 user tokens, one per category").arg(info.num_tokens)
-        : info.num_tokens == 1                        ? tr("1 user token")
-                                                      : tr("%1 user tokens").arg(info.num_tokens);
     showProblem(m_initAdapterInfo,
                 tr("%1, %2 attention layers, trained on %3.")
-                    .arg(tokens)
+                    .arg(tokensText(info))
                     .arg(info.layer_dims.size())
                     .arg(trainedOn),
                 false);

@@ -36,10 +36,13 @@ public:
     QString initAdapterPath() const;
     /// Chooses "start from an adapter file" with `path`.
     void setInitAdapterPath(const QString& path);
-    /// Writes the chosen start into `config`: the adapter file and its user-token count (the file
-    /// decides it; the wizard has no field for it), none for a new adapter, and nothing when
+    /// Writes the chosen start into `config`: the adapter file and its user-token layout (the file
+    /// decides it over the settings page's choice), none for a new adapter, and nothing when
     /// continuing (the stored settings say what that run started from).
     void applyStart(psa::TrainConfig& config) const;
+    /// The starting adapter's user tokens in words ("1 user token"); empty when the run does not
+    /// start from an adapter file.
+    QString startingAdapterTokens() const;
     /// Called with the stored settings of a run chosen to continue (to fill the settings page).
     void setStoredConfigHandler(std::function<void(const psa::TrainConfig&)> handler);
 
@@ -48,6 +51,7 @@ public:
     void initializePage() override;
 
 private:
+    static QString tokensText(const psa::AdapterFileInfo& info);
     void refresh();
     void checkInitAdapter();
     void chooseDefaultStart();

@@ -42,6 +42,9 @@ psa::TrainConfig TrainingSettingsPage::defaultSettings()
     c.warmup_steps = 50;
     c.checkpoint_every = 50;
     c.sample_every = 100;
+    // One token per category: banning one category leaves the others' tokens alone. It measured
+    // better than the paper's single token on the demo world (docs/demo-model.md, "Eighth round").
+    c.token_layout = psa::kPerCategoryTokens;
     return c;
 }
 
@@ -78,6 +81,26 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
     addRow(tr("Keep-chosen weight:"), m_sft,
            tr("Also trains on the preferred image itself, so that subjects and allowed content "
               "survive the suppression; 0 is the paper's pure DPO."));
+    m_anchor = new QLineEdit;
+    m_anchor->setObjectName(QStringLiteral("anchor_weight"));
+    addRow(tr("Keep-the-rest weight:"), m_anchor,
+           tr("Holds the model where a pair's two images agree, so that the adapter changes only the "
+              "content in question and keeps scene and subject; 0 is the paper's pure DPO, the demo "
+              "adapter used 10."));
+    m_tokens = new QComboBox;
+    m_tokens->setObjectName(QStringLiteral("user_tokens"));
+    m_tokens->addItem(tr("one per category"), QString::fromLatin1(psa::kPerCategoryTokens));
+    m_tokens->addItem(tr("1 token (the paper's design)"), QStringLiteral("1"));
+    m_tokens->addItem(tr("4 tokens"), QStringLiteral("4"));
+    m_tokensNote = new QLabel;
+    m_tokensNote->setObjectName(QStringLiteral("userTokensNote"));
+    m_tokensNote->setWordWrap(true);
+    m_tokensNote->hide();
+    addRow(tr("User tokens:"), m_tokens,
+           tr("How the profile enters the adapter. One token per category reads only that "
+              "category's ban, so banning one category leaves the others alone; the paper feeds the "
+              "whole profile through one token."))
+        ->addWidget(m_tokensNote);
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -147,7 +170,7 @@ QSpinBox* TrainingSettingsPage::intField(const QString& name, int min, int max)
     return box;
 }
 
-void TrainingSettingsPage::addRow(const QString& label, QWidget* field, const QString& explanation)
+QVBoxLayout* TrainingSettingsPage::addRow(const QString& label, QWidget* field, const QString& explanation)
 {
     field->setAccessibleName(QString(label).remove(QLatin1Char(':')));
     field->setToolTip(explanation);
@@ -161,6 +184,26 @@ void TrainingSettingsPage::addRow(const QString& label, QWidget* field, const QS
     hint->setEnabled(false); // the platform's dimmed text colour
     v->addWidget(hint);
     m_form->addRow(label, cell);
+    return v;
+}
+
+void TrainingSettingsPage::setStartingAdapterTokens(const QString& description)
+{
+    m_tokens->setEnabled(description.isEmpty());
+    m_tokensNote->setText(tr("Taken from the starting adapter: %1.").arg(description));
+    m_tokensNote->setVisible(!description.isEmpty());
+}
+
+void TrainingSettingsPage::selectTokens(const psa::TrainConfig& c)
+{
+    const QString key = c.token_layout == psa::kPerCategoryTokens ? QString::fromLatin1(psa::kPerCategoryTokens)
+                                                                  : QString::number(c.num_tokens);
+    int index = m_tokens->findData(key);
+    if (index < 0) { // a stored run with another token count
+        m_tokens->addItem(tr("%1 tokens").arg(c.num_tokens), key);
+        index = m_tokens->count() - 1;
+    }
+    m_tokens->setCurrentIndex(index);
 }
 
 void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
@@ -173,6 +216,8 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_warmup->setValue(c.warmup_steps);
     m_beta->setText(number(c.beta_dpo));
     m_sft->setText(number(c.sft_weight));
+    m_anchor->setText(number(c.anchor_weight));
+    selectTokens(c);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_resolution->setValue(c.resolution);
@@ -199,6 +244,9 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     const auto sft = readNumber(m_sft, tr("Keep-chosen weight"), QStringLiteral("0"));
     if (!sft)
         return std::nullopt;
+    const auto anchor = readNumber(m_anchor, tr("Keep-the-rest weight"), QStringLiteral("10"));
+    if (!anchor)
+        return std::nullopt;
     c.steps = m_steps->value();
     c.batch = m_batch->value();
     c.grad_accum = m_accum->value();
@@ -206,6 +254,14 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.warmup_steps = m_warmup->value();
     c.beta_dpo = *beta;
     c.sft_weight = *sft;
+    c.anchor_weight = *anchor;
+    const QString tokens = m_tokens->currentData().toString();
+    if (tokens == QLatin1String(psa::kPerCategoryTokens)) {
+        c.token_layout = psa::kPerCategoryTokens;
+    } else {
+        c.token_layout = psa::kDenseTokens;
+        c.num_tokens = tokens.toInt();
+    }
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.resolution = m_resolution->value();

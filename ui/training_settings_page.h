@@ -15,6 +15,7 @@ class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
+class QVBoxLayout;
 
 namespace psa::ui {
 
@@ -31,10 +32,15 @@ public:
     static psa::TrainConfig defaultSettings();
 
     bool validatePage() override;
+    /// A run that starts from an adapter file takes its token layout from there: the choice is
+    /// disabled and `description` (e.g. "1 user token") shown. Empty: the choice is the person's.
+    void setStartingAdapterTokens(const QString& description);
 
 private:
     QSpinBox* intField(const QString& name, int min, int max);
-    void addRow(const QString& label, QWidget* field, const QString& explanation);
+    /// Adds a labelled field with its explanation below it; returns the cell's layout.
+    QVBoxLayout* addRow(const QString& label, QWidget* field, const QString& explanation);
+    void selectTokens(const psa::TrainConfig& config);
     void showProblem(const QString& text);
     /// The number in a text field; otherwise shows what is wrong, focuses the field, nullopt.
     std::optional<double> readNumber(QLineEdit* field, const QString& label, const QString& example);
@@ -48,6 +54,9 @@ private:
     QSpinBox* m_warmup = nullptr;
     QLineEdit* m_beta = nullptr;
     QLineEdit* m_sft = nullptr;
+    QLineEdit* m_anchor = nullptr;
+    QComboBox* m_tokens = nullptr; // data: "per-category" or the dense token count
+    QLabel* m_tokensNote = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;
     QDoubleSpinBox* m_userDropout = nullptr;
     QSpinBox* m_resolution = nullptr;

@@ -80,6 +80,11 @@ TrainingWizard::TrainingWizard(QWidget* parent) : QWizard(parent)
     setPage(SettingsPageId, m_settingsPage);
     setPage(RunPageId, m_runPage);
     setPage(FinishPageId, new TrainingFinishPage(m_controller));
+    // A run from an adapter file takes that file's user tokens; the settings page says so.
+    connect(this, &QWizard::currentIdChanged, this, [this](int id) {
+        if (id == SettingsPageId)
+            m_settingsPage->setStartingAdapterTokens(m_modelPage->startingAdapterTokens());
+    });
     // Starting the run commits the earlier pages: they describe the run in progress.
     m_settingsPage->setCommitPage(true);
     m_settingsPage->setButtonText(QWizard::CommitButton, tr("&Start training"));

@@ -10,10 +10,12 @@
 #include "ui/training_run_page.h"
 #include "ui/training_wizard.h"
 
+#include "adapter/adapter_file_info.h"
 #include "support/test_support.h"
 #include "training/train_config.h"
 
 #include <QAbstractButton>
+#include <QComboBox>
 #include <QDir>
 #include <QImage>
 #include <QJsonDocument>
@@ -190,6 +192,18 @@ private Q_SLOTS:
         QVERIFY(wizard.currentPage()->isComplete());
         wizard.next();
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::SettingsPageId));
+        // A new adapter: the person chooses its user tokens and the keep-the-rest weight.
+        auto* tokens = wizard.findChild<QComboBox*>("user_tokens");
+        auto* anchor = wizard.findChild<QLineEdit*>("anchor_weight");
+        QVERIFY(tokens && anchor);
+        QVERIFY(tokens->isEnabled());
+        QVERIFY(!wizard.findChild<QLabel*>("userTokensNote")->isVisible());
+        QCOMPARE(tokens->currentData().toString(), QStringLiteral("1")); // tinySettings: 1 dense token
+        tokens->setCurrentIndex(tokens->findData(QString::fromLatin1(kPerCategoryTokens)));
+        anchor->setText(QStringLiteral("x"));
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("Keep-the-rest weight"));
+        anchor->setText(QStringLiteral("2"));
         wizard.next(); // "Start training"
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::RunPageId));
 
@@ -212,7 +226,11 @@ private Q_SLOTS:
         const QString adapter = QString::fromStdString((run / "adapter.safetensors").string());
         QCOMPARE(controller->adapterPath(), adapter);
         QVERIFY(QFileInfo::exists(adapter));
-        QCOMPARE(TrainConfig::load(run / "config.json").sft_weight, 0.5);
+        const auto stored = TrainConfig::load(run / "config.json");
+        QCOMPARE(stored.sft_weight, 0.5);
+        QCOMPARE(stored.anchor_weight, 2.0);
+        QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
+        QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
         wizard.next();
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::FinishPageId));
         wizard.button(QWizard::FinishButton)->click();
@@ -260,6 +278,11 @@ private Q_SLOTS:
         QVERIFY(info->styleSheet().isEmpty());
 
         wizard.next();
+        QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::SettingsPageId));
+        // The file decides the user tokens; the settings page says so and takes no choice.
+        QVERIFY(!wizard.findChild<QComboBox*>("user_tokens")->isEnabled());
+        auto* note = wizard.findChild<QLabel*>("userTokensNote");
+        QVERIFY2(note->isVisible() && note->text().contains("2 user tokens"), qPrintable(note->text()));
         wizard.next(); // "Start training"
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::RunPageId));
         auto* controller = wizard.controller();
