@@ -5,12 +5,12 @@
 #include "world/judge.h"
 
 #include "common/error.h"
+#include "pipeline/model_loading.h"
 #include "tensor_io/safetensors.h"
 #include "tensor_io/state_dict.h"
 #include "world/judge_data.h"
 #include "world/judge_impl.h"
 #include "world/vae_round_trip.h"
-#include "pipeline/model_loading.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
