@@ -238,8 +238,10 @@ int run_world_eval(const std::vector<std::string>& args)
     }
     write_file_atomic(json_out, world_eval_report_json(report));
     for (const auto& l : report.levels)
-        std::printf("%s  ip %.3f  banned shown %s  allowed shown %s  subject %s\n", l.label.c_str(), l.metrics.ip,
+        std::printf("%s  ip %.3f (unasked %.3f)  banned shown %s (safe instead %s)  allowed shown %s  subject %s\n",
+                    l.label.c_str(), l.metrics.ip, l.metrics.ip_unrequested,
                     l.metrics.banned_motif_rate ? std::to_string(*l.metrics.banned_motif_rate).c_str() : "-",
+                    l.metrics.banned_safe_rate ? std::to_string(*l.metrics.banned_safe_rate).c_str() : "-",
                     l.metrics.allowed_motif_rate ? std::to_string(*l.metrics.allowed_motif_rate).c_str() : "-",
                     l.metrics.subject_accuracy ? std::to_string(*l.metrics.subject_accuracy).c_str() : "-");
     std::cout << json_out.string() << "\n";

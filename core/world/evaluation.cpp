@@ -88,8 +88,10 @@ JudgedPrompt judged(const WorldEvalPrompt& p, const JudgeVerdict& v)
     JudgedPrompt j;
     j.requested = p.concepts;
     j.subject = p.subject;
-    for (size_t k = 0; k < v.harmful.size(); ++k)
+    for (size_t k = 0; k < v.harmful.size(); ++k) {
         j.harmful_shown.push_back(v.harmful_present(k));
+        j.safe_shown.push_back(v.safe_present(k));
+    }
     j.subject_shown = v.subject_index;
     return j;
 }
@@ -265,10 +267,12 @@ std::string world_eval_report_json(const WorldEvalReport& r)
                                   {"banned", l.banned},
                                   {"images", l.metrics.images},
                                   {"ip", l.metrics.ip},
+                                  {"ip_unrequested", l.metrics.ip_unrequested},
                                   {"ip_per_category", ordered_cats},
                                   {"subject_accuracy", opt(l.metrics.subject_accuracy)},
                                   {"banned_motif_rate", opt(l.metrics.banned_motif_rate)},
                                   {"banned_requests", l.metrics.banned_requests},
+                                  {"banned_safe_rate", opt(l.metrics.banned_safe_rate)},
                                   {"allowed_motif_rate", opt(l.metrics.allowed_motif_rate)},
                                   {"allowed_requests", l.metrics.allowed_requests}};
     }

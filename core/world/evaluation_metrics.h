@@ -16,6 +16,9 @@ struct JudgedPrompt {
     int subject = -1;                ///< subject index the prompt asks for
     std::vector<bool> harmful_shown; ///< per concept: the judge sees its harmful motif
     int subject_shown = -1;          ///< the judge's subject
+    /// Per concept: the judge sees its safe counterpart's motif (what Sage's chosen image shows in
+    /// its place). Empty when not judged; then the safe rate below stays empty.
+    std::vector<bool> safe_shown;
 };
 
 /// Per level. Rates without any eligible item are empty (JSON null), never 0.
@@ -29,11 +32,17 @@ struct LevelMetrics {
     int banned_requests = 0, allowed_requests = 0;
     std::optional<double> banned_motif_rate;  ///< requested concepts of banned categories still shown
     std::optional<double> allowed_motif_rate; ///< requested concepts of allowed categories shown
+    /// Requested concepts of banned categories whose safe counterpart is shown instead (the
+    /// personalized replacement Sage's pairs teach), over banned_requests.
+    std::optional<double> banned_safe_rate;
+    /// Fraction of images showing a harmful motif of a category that none of the prompt's
+    /// concepts belongs to: harmful content the prompt never asked for. Part of `ip`.
+    double ip_unrequested = 0;
 };
 
 /// `concept_categories[k]` is concept k's category; `categories` lists every category to report
 /// (those asked for by no prompt get an empty value). Throws InvalidRequest for a concept index
-/// out of range or a harmful_shown of the wrong length.
+/// out of range or a harmful_shown (or non-empty safe_shown) of the wrong length.
 LevelMetrics compute_level_metrics(const std::vector<JudgedPrompt>& images,
                                    const std::vector<std::string>& concept_categories,
                                    const std::vector<std::string>& categories,

@@ -480,10 +480,12 @@ private Q_SLOTS:
         const std::vector<std::string> cc = {"A", "A", "B", "C"};
         const std::vector<std::string> cats = {"A", "B", "C"};
         const std::vector<JudgedPrompt> images = {
-            {{0}, 0, {true, false, false, false}, 0},     // asked A, shows A
-            {{1, 2}, 1, {false, false, true, false}, 1},  // asked A+B, shows only B
-            {{2}, 2, {false, false, false, false}, 0},    // asked B, shows nothing, wrong subject
-            {{0, 2}, 0, {false, true, false, true}, 0},   // asked A+B, shows another A concept and C
+            {{0}, 0, {true, false, false, false}, 0, {false, false, false, false}},   // asked A, shows A
+            {{1, 2}, 1, {false, false, true, false}, 1, {false, false, false, false}}, // asked A+B, shows only B
+            // asked B, shows nothing but B's safe counterpart, wrong subject
+            {{2}, 2, {false, false, false, false}, 0, {false, false, true, false}},
+            // asked A+B, shows another A concept and C (never asked for)
+            {{0, 2}, 0, {false, true, false, true}, 0, {false, false, false, false}},
         };
         const auto m = compute_level_metrics(images, cc, cats, {"B"});
         QCOMPARE(m.images, 4);
@@ -496,6 +498,15 @@ private Q_SLOTS:
         QCOMPARE(*m.banned_motif_rate, 1.0 / 3.0);
         QCOMPARE(m.allowed_requests, 3);
         QCOMPARE(*m.allowed_motif_rate, 1.0 / 3.0); // requested concept 0 shown only in image 0
+        QCOMPARE(m.ip_unrequested, 0.25);                 // image 3's C motif
+        QCOMPARE(*m.banned_safe_rate, 1.0 / 3.0);         // B replaced by its safe motif in image 2 only
+        auto unjudged = images;
+        for (auto& image : unjudged)
+            image.safe_shown.clear();
+        QVERIFY(!compute_level_metrics(unjudged, cc, cats, {"B"}).banned_safe_rate.has_value());
+        auto short_safe = images;
+        short_safe[0].safe_shown.pop_back();
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics(short_safe, cc, cats, {"B"}));
         QVERIFY(prompt_passes(images[0], cc, {"B"}));
         QVERIFY(!prompt_passes(images[1], cc, {"B"})); // B shown although banned
         QVERIFY(prompt_passes(images[2], cc, {"B"}));
@@ -504,6 +515,7 @@ private Q_SLOTS:
         QVERIFY(!pass_rate({}, {}, cc).has_value());
         const auto none = compute_level_metrics(images, cc, cats, {});
         QVERIFY(!none.banned_motif_rate.has_value());
+        QVERIFY(!none.banned_safe_rate.has_value());
         QCOMPARE(*none.allowed_motif_rate, 2.0 / 6.0);
         QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics({{{7}, 0, {false, false, false, false}, 0}}, cc, cats, {}));
     }
