@@ -31,4 +31,17 @@ at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred
     return per_sample.mean();
 }
 
+at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement)
+{
+    TORCH_CHECK(model_pred.sizes() == target.sizes() && model_pred.size(0) == 2 * agreement.size(0),
+                "counterpart_mse: predictions [2B, C, h, w] and an agreement mask [B, 1, h, w], got ",
+                model_pred.sizes(), ", ", target.sizes(), ", ", agreement.sizes());
+    const int64_t b = agreement.size(0);
+    const auto differs = 1.0 - agreement.to(torch::kFloat); // [B, 1, h, w]
+    const auto chosen = model_pred.slice(0, 0, b).to(torch::kFloat);
+    const auto sq = (chosen - target.slice(0, 0, b).to(torch::kFloat)).pow(2) * differs;
+    const auto cells = differs.sum(at::IntArrayRef{1, 2, 3}) * model_pred.size(1);
+    return (sq.sum(at::IntArrayRef{1, 2, 3}) / cells.clamp_min(1.0)).mean();
+}
+
 } // namespace psa

@@ -20,4 +20,9 @@ at::Tensor pair_agreement_mask(const at::Tensor& mean_w, const at::Tensor& mean_
 /// [2B, C, h, w] as [winning; losing]; agreement: [B, 1, h, w], used for both halves.
 at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement);
 
+/// Mean over the B pairs of the chosen half's squared error against `target` averaged over the
+/// cells where the pair differs (1 - agreement, every channel), zero for a pair that agrees
+/// everywhere. model_pred, target: [2B, C, h, w] as [winning; losing]; agreement: [B, 1, h, w].
+at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement);
+
 } // namespace psa

@@ -122,7 +122,7 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
     // Draw order is part of the run's definition: posterior samples, noise, timesteps.
     const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
     mb.latents = (m + s * eps) * model->vae->scaling_factor();
-    if (config.anchor_weight > 0) {
+    if (config.anchor_weight > 0 || config.counterpart_weight > 0) {
         const auto means = m.chunk(2); // [B, C, h, w] each: the chosen, then the rejected images
         mb.agreement = pair_agreement_mask(means[0], means[1]);
     }
@@ -178,8 +178,10 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         unet->set_attention_hook(nullptr);
     }
     auto terms = dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
-    if (mb.agreement.defined())
+    if (mb.agreement.defined() && config.anchor_weight > 0)
         terms.loss = terms.loss + config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.agreement);
+    if (mb.agreement.defined() && config.counterpart_weight > 0)
+        terms.loss = terms.loss + config.counterpart_weight * counterpart_mse(model_pred, target, mb.agreement);
     return terms;
 }
 

@@ -37,6 +37,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("beta_dpo", c.beta_dpo);
     v("sft_weight", c.sft_weight);
     v("anchor_weight", c.anchor_weight);
+    v("counterpart_weight", c.counterpart_weight);
     v("resolution", c.resolution);
     v("random_flip", c.random_flip);
     v("caption_dropout", c.caption_dropout);
@@ -82,6 +83,8 @@ void TrainConfig::validate() const
     need(beta_dpo > 0, "beta", std::to_string(beta_dpo) + " must be positive (the reference uses 5000)");
     need(sft_weight >= 0, "sft_weight", std::to_string(sft_weight) + " must not be negative (0 = pure DPO)");
     need(anchor_weight >= 0, "anchor_weight", std::to_string(anchor_weight) + " must not be negative (0 = off)");
+    need(counterpart_weight >= 0, "counterpart_weight",
+         std::to_string(counterpart_weight) + " must not be negative (0 = off)");
     need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");

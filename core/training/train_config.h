@@ -41,6 +41,11 @@ struct TrainConfig {
     /// Weight of the anchor term (training/anchor_loss.h): the policy's squared difference from the
     /// reference where the pair's two images agree (0: off, the reference's pure DPO).
     double anchor_weight = 0.0;
+    /// Weight of the chosen image's denoising error over the cells where the pair differs (the
+    /// concept's place; training/anchor_loss.h): what the chosen image draws there, the safe
+    /// counterpart when the user bans the concept. DPO only pushes away from the rejected image,
+    /// and the anchor does not reach those cells (0: off).
+    double counterpart_weight = 0.0;
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

@@ -312,6 +312,32 @@ private Q_SLOTS:
         QCOMPARE(TrainConfig::from_json(c.to_json(), "test").anchor_weight, 2.5);
     }
 
+    // The counterpart term: the chosen image's error over exactly the cells the anchor leaves out.
+    void counterpart_term_covers_where_the_pair_differs()
+    {
+        auto w = torch::zeros({2, 4, 6, 6});
+        auto l = w.clone();
+        l.index_put_({0, torch::indexing::Slice(), 2, 3}, 1.0); // pair 0 differs around (2, 3): 9 cells
+        const auto agree = pair_agreement_mask(w, l);            // pair 1 agrees everywhere
+        // [2B] = [chosen 0, chosen 1, rejected 0, rejected 1]; the target is 0.
+        auto model = torch::zeros({4, 4, 6, 6});
+        model.index_put_({0}, 1.0);                                       // error 1 everywhere ...
+        model.index_put_({0, torch::indexing::Slice(), 2, 3}, 3.0);       // ... 3 at the difference's centre
+        model.index_put_({2}, 5.0);                                       // the rejected half is not scored
+        model.index_put_({1}, 7.0);                                       // pair 1 has no differing cell
+        const auto target = torch::zeros_like(model);
+        // Pair 0: (8 cells * 1 + 1 cell * 9) / 9 cells; pair 1: 0. Mean over the 2 pairs.
+        const double term = counterpart_mse(model, target, agree).item<double>();
+        QVERIFY2(std::abs(term - (17.0 / 9.0) / 2.0) < 1e-6, qPrintable(QString::number(term)));
+        QCOMPARE(counterpart_mse(target, target, agree).item<double>(), 0.0);
+        auto bad = TrainConfig();
+        bad.counterpart_weight = -1;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("counterpart_weight"));
+        TrainConfig c;
+        c.counterpart_weight = 1.5;
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").counterpart_weight, 1.5);
+    }
+
     // ---- resume, checkpoints ----
 
     void resumed_run_is_bit_identical()
