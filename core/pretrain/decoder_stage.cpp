@@ -6,17 +6,13 @@
 // on the frozen encoder's latents keeps the latent space the UNet and the adapters were trained in,
 // so it needs no retraining of either: the export just ships the sharper decoder. The loss is the
 // VAE stage's pixel loss, optionally weighted toward the focus boxes (the subject and the motifs).
-#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/json_fields.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/final_vae.h"
 #include "pretrain/focus_weights.h"
 #include "pretrain/reconstruction_loss.h"
 #include "pretrain/stage_model.h"
-#include "tensor_io/layers.h"
-#include "tensor_io/safetensors.h"
-#include "tensor_io/state_dict.h"
-#include "vae/autoencoder_kl.h"
 
 #include <torch/torch.h>
 
@@ -32,16 +28,10 @@ public:
                  c10::Device device)
         : run_dir_(run_dir), config_(config), device_(device)
     {
-        const auto vae_dir = run_dir / "vae" / "final";
-        const auto weights = vae_dir / "diffusion_pytorch_model.safetensors";
+        const auto weights = run_dir / "vae" / "final" / "diffusion_pytorch_model.safetensors";
         if (!fs::is_regular_file(weights))
             throw ConfigError(path_message(weights.string(), "no trained VAE: run --stage vae to its last step first"));
-        vae_config_ = AutoencoderKLConfig::from_json(vae_dir / "config.json");
-        {
-            ParamInitScope uninitialised(ParamInit::Empty);
-            vae_ = AutoencoderKL(vae_config_);
-        }
-        load_into(*vae_, load_state_dict(weights), weights.string());
+        vae_ = load_final_vae(run_dir / "vae" / "final");
         vae_->to(device);
         // The encoder side stays as the UNet stage saw it: no gradients, never in the checkpoint's
         // trainable set (modules() names only the decoder side).
@@ -51,7 +41,7 @@ public:
         if (vae_->quant_conv)
             for (auto& p : vae_->quant_conv->parameters())
                 p.requires_grad_(false);
-        const int resolution = static_cast<int>(vae_config_.sample_size);
+        const int resolution = static_cast<int>(vae_->config().sample_size);
         images_ = load_image_rows(data, resolution, job).to(device);
         if (config.focus_weight != 1.0)
             focus_maps_ = focus_weight_maps(data, resolution, resolution, config.focus_weight).to(device);
@@ -86,24 +76,14 @@ public:
     /// decoder), which the export ships instead of RUN/vae/final.
     void complete(JobControl&) override
     {
-        torch::NoGradGuard no_grad;
-        NamedTensors tensors;
-        for (const auto& p : vae_->named_parameters(true))
-            tensors.emplace_back(p.key(), p.value().detach().to(torch::kCPU).clone());
-        for (const auto& b : vae_->named_buffers(true))
-            tensors.emplace_back(b.key(), b.value().detach().to(torch::kCPU).clone());
-        const auto final_dir = run_dir_ / "decoder" / "final";
-        fs::create_directories(final_dir);
-        save_safetensors(final_dir / "diffusion_pytorch_model.safetensors", tensors, {{"format", "pt"}});
-        write_file_atomic(final_dir / "config.json",
-                          read_json_object_file(run_dir_ / "vae" / "final" / "config.json").dump(2) + "\n");
+        write_final_vae(run_dir_ / "decoder" / "final", vae_tensors(vae_),
+                        read_json_object_file(run_dir_ / "vae" / "final" / "config.json"));
     }
 
 private:
     fs::path run_dir_;
     PretrainConfig config_;
     c10::Device device_;
-    AutoencoderKLConfig vae_config_;
     AutoencoderKL vae_{nullptr};
     at::Tensor images_;     // [N, 3, R, R] uint8
     at::Tensor focus_maps_; // [N, 1, R, R] pixel weights; undefined for the plain loss

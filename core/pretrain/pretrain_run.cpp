@@ -57,6 +57,28 @@ void copy_file_into(const fs::path& from, const fs::path& to)
     write_file_atomic(to, read_file_text(from));
 }
 
+// The VAE to export: RUN/decoder/final once the decoder stage finished on the current VAE
+// (`tuned` set), else `vae_weights` (RUN/vae/final).
+StateDict exported_vae(const fs::path& run_dir, const fs::path& vae_weights, bool& tuned)
+{
+    const auto tuned_file = run_dir / "decoder" / "final" / "diffusion_pytorch_model.safetensors";
+    auto base = load_state_dict(vae_weights);
+    tuned = fs::is_regular_file(tuned_file);
+    if (!tuned)
+        return base;
+    auto decoder = load_state_dict(tuned_file);
+    for (const auto& [key, t] : base) {
+        if (key.rfind("encoder.", 0) != 0 && key.rfind("quant_conv.", 0) != 0)
+            continue;
+        const auto it = decoder.find(key);
+        if (it == decoder.end() || !it->second.equal(t))
+            throw ConfigError(path_message(tuned_file.string(), "was tuned on another VAE (its " + key + " is not " +
+                                                                    vae_weights.string() +
+                                                                    "'s); run --stage decoder again"));
+    }
+    return decoder;
+}
+
 } // namespace
 
 void prepare_run(const fs::path& run_dir, const fs::path& arch_source)
@@ -109,30 +131,6 @@ VocabularySummary learn_run_vocabulary(const fs::path& run_dir, const CaptionIma
     write_file_atomic(text_path, text.dump(2) + "\n");
     return out;
 }
-
-namespace {
-
-// RUN/decoder/final's weights when the decoder stage finished on the current VAE, else `vae_weights`.
-fs::path exported_vae_weights(const fs::path& run_dir, const fs::path& vae_weights)
-{
-    const auto tuned = run_dir / "decoder" / "final" / "diffusion_pytorch_model.safetensors";
-    if (!fs::is_regular_file(tuned))
-        return vae_weights;
-    const auto base = load_state_dict(vae_weights);
-    const auto decoder = load_state_dict(tuned);
-    for (const auto& [key, t] : base) {
-        if (key.rfind("encoder.", 0) != 0 && key.rfind("quant_conv.", 0) != 0)
-            continue;
-        const auto it = decoder.find(key);
-        if (it == decoder.end() || !it->second.equal(t))
-            throw ConfigError(path_message(tuned.string(), "was tuned on another VAE (its " + key + " is not " +
-                                                               vae_weights.string() +
-                                                               "'s); run --stage decoder again"));
-    }
-    return tuned;
-}
-
-} // namespace
 
 DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& job)
 {
@@ -189,9 +187,7 @@ DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& 
     write_half(tmp / "unet" / "diffusion_pytorch_model.safetensors", unet);
     job.report(Stage::Save, 2, 3, "vae");
     NamedTensors vae;
-    const auto vae_source = exported_vae_weights(run_dir, vae_weights);
-    result.tuned_decoder = vae_source != vae_weights;
-    for (const auto& [key, t] : load_state_dict(vae_source))
+    for (const auto& [key, t] : exported_vae(run_dir, vae_weights, result.tuned_decoder))
         vae.emplace_back(key, t);
     write_half(tmp / "vae" / "diffusion_pytorch_model.safetensors", vae);
     const auto state = read_json_object_file(*checkpoint / "state.json");

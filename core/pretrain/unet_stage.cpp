@@ -7,6 +7,7 @@
 // pipeline's negative prompt "" encodes to exactly those ids.
 #include "common/error.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/final_vae.h"
 #include "pretrain/focus_weights.h"
 #include "pretrain/pretrain_trainer.h"
 #include "pretrain/stage_model.h"
@@ -73,7 +74,7 @@ public:
         empty_ids_ = torch::tensor(empty, torch::kLong).to(device); // [L]
 
         alphas_cumprod_ = scheduler.alphas_cumprod().to(device, torch::kFloat);
-        cache_latents(data, vae_config, vae_dir, job);
+        cache_latents(data, vae_dir, job);
         if (config.focus_weight != 1.0)
             focus_maps_ =
                 focus_weight_maps(data, latent_mean_.size(2), latent_mean_.size(3), config.focus_weight).to(device);
@@ -154,21 +155,14 @@ private:
     }
 
     // Every image's posterior N(mean, std^2) under the trained VAE, computed once (the VAE is frozen).
-    void cache_latents(const CaptionImageSet& data, const AutoencoderKLConfig& vae_config, const fs::path& vae_dir,
-                       JobControl& job)
+    void cache_latents(const CaptionImageSet& data, const fs::path& vae_dir, JobControl& job)
     {
         torch::NoGradGuard no_grad;
-        AutoencoderKL vae{nullptr};
-        {
-            ParamInitScope uninitialised(ParamInit::Empty);
-            vae = AutoencoderKL(vae_config);
-        }
-        const auto weights = vae_dir / "diffusion_pytorch_model.safetensors";
-        load_into(*vae, load_state_dict(weights), weights.string());
+        auto vae = load_final_vae(vae_dir);
         vae->to(device_);
         vae->eval();
-        scaling_factor_ = vae_config.scaling_factor;
-        const auto images = load_image_rows(data, static_cast<int>(vae_config.sample_size), job);
+        scaling_factor_ = vae->config().scaling_factor;
+        const auto images = load_image_rows(data, static_cast<int>(vae->config().sample_size), job);
         const int64_t n = images.size(0);
         std::vector<at::Tensor> means, stds;
         constexpr int64_t kChunk = 64;

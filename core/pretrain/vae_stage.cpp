@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/json_fields.h"
 #include "pretrain/caption_image_set.h"
+#include "pretrain/final_vae.h"
 #include "pretrain/reconstruction_loss.h"
 #include "pretrain/stage_model.h"
 #include "tensor_io/safetensors.h"
@@ -107,11 +108,7 @@ public:
     {
         torch::NoGradGuard no_grad;
         const auto stats = latent_channel_stats(job);
-        NamedTensors tensors;
-        for (const auto& p : vae_->named_parameters(true))
-            tensors.emplace_back(p.key(), p.value().detach().clone());
-        for (const auto& b : vae_->named_buffers(true))
-            tensors.emplace_back(b.key(), b.value().detach().clone());
+        auto tensors = vae_tensors(vae_);
         double scaling_factor = 1.0;
         if (vae_config_.use_quant_conv && vae_config_.use_post_quant_conv) {
             fold_latent_standardization(tensors, stats);
@@ -130,10 +127,7 @@ public:
         j["scaling_factor"] = scaling_factor;
         write_file_atomic(config_path, j.dump(2) + "\n");
         // ... and the weights into vae/final, which the UNet stage encodes with.
-        const auto final_dir = run_dir_ / "vae" / "final";
-        fs::create_directories(final_dir);
-        save_safetensors(final_dir / "diffusion_pytorch_model.safetensors", tensors, {{"format", "pt"}});
-        write_file_atomic(final_dir / "config.json", j.dump(2) + "\n");
+        write_final_vae(run_dir_ / "vae" / "final", tensors, j);
         const auto list = [](const at::Tensor& t) {
             std::string out;
             for (int64_t i = 0; i < t.size(0); ++i)

@@ -19,16 +19,26 @@ at::Tensor pair_agreement_mask(const at::Tensor& mean_w, const at::Tensor& mean_
     return 1.0 - near_difference;
 }
 
+namespace {
+
+// Mean over samples of the squared a - b difference averaged over each sample's masked cells (every
+// channel); zero for a sample with no masked cell. a, b: [N, C, h, w]; mask: [N, 1, h, w] of 0/1.
+at::Tensor masked_sample_mse(const at::Tensor& a, const at::Tensor& b, const at::Tensor& mask)
+{
+    const auto m = mask.to(torch::kFloat);
+    const auto sq = (a.to(torch::kFloat) - b.to(torch::kFloat)).pow(2) * m;
+    const auto cells = m.sum(at::IntArrayRef{1, 2, 3}) * a.size(1);
+    return (sq.sum(at::IntArrayRef{1, 2, 3}) / cells.clamp_min(1.0)).mean();
+}
+
+} // namespace
+
 at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement)
 {
     TORCH_CHECK(model_pred.sizes() == ref_pred.sizes() && model_pred.size(0) == 2 * agreement.size(0),
                 "anchored_mse: predictions [2B, C, h, w] and an agreement mask [B, 1, h, w], got ",
                 model_pred.sizes(), ", ", ref_pred.sizes(), ", ", agreement.sizes());
-    const auto mask = torch::cat({agreement, agreement}).to(torch::kFloat); // [2B, 1, h, w]
-    const auto sq = (model_pred.to(torch::kFloat) - ref_pred.to(torch::kFloat).detach()).pow(2) * mask;
-    const auto cells = mask.sum(at::IntArrayRef{1, 2, 3}) * model_pred.size(1); // per sample
-    const auto per_sample = sq.sum(at::IntArrayRef{1, 2, 3}) / cells.clamp_min(1.0);
-    return per_sample.mean();
+    return masked_sample_mse(model_pred, ref_pred.detach(), torch::cat({agreement, agreement}));
 }
 
 at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement)
@@ -36,12 +46,8 @@ at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& targe
     TORCH_CHECK(model_pred.sizes() == target.sizes() && model_pred.size(0) == 2 * agreement.size(0),
                 "counterpart_mse: predictions [2B, C, h, w] and an agreement mask [B, 1, h, w], got ",
                 model_pred.sizes(), ", ", target.sizes(), ", ", agreement.sizes());
-    const int64_t b = agreement.size(0);
-    const auto differs = 1.0 - agreement.to(torch::kFloat); // [B, 1, h, w]
-    const auto chosen = model_pred.slice(0, 0, b).to(torch::kFloat);
-    const auto sq = (chosen - target.slice(0, 0, b).to(torch::kFloat)).pow(2) * differs;
-    const auto cells = differs.sum(at::IntArrayRef{1, 2, 3}) * model_pred.size(1);
-    return (sq.sum(at::IntArrayRef{1, 2, 3}) / cells.clamp_min(1.0)).mean();
+    const int64_t b = agreement.size(0); // the chosen half
+    return masked_sample_mse(model_pred.slice(0, 0, b), target.slice(0, 0, b), 1.0 - agreement.to(torch::kFloat));
 }
 
 } // namespace psa
