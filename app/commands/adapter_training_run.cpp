@@ -60,6 +60,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                        "agree (0 = off)"},
         {"counterpart-weight", true, false, "weight of the chosen image's denoising error where the pair's images "
                                             "differ: the safe counterpart a banned concept becomes (0 = off)"},
+        {"counterpart-pairs", true, false, "pairs the counterpart term covers: all, or banned (those whose user bans "
+                                           "the pair's category; needs each line's category)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
@@ -110,6 +112,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.sft_weight = cl.get_double("sft-weight", c.sft_weight);
     c.anchor_weight = cl.get_double("anchor-weight", c.anchor_weight);
     c.counterpart_weight = cl.get_double("counterpart-weight", c.counterpart_weight);
+    c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
     c.sample_every = cl.get_int("sample-every", c.sample_every);
     c.num_tokens = cl.get_int("num-tokens", c.num_tokens);

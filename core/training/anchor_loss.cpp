@@ -41,13 +41,19 @@ at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred
     return masked_sample_mse(model_pred, ref_pred.detach(), torch::cat({agreement, agreement}));
 }
 
-at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement)
+at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement,
+                           const at::Tensor& rows)
 {
     TORCH_CHECK(model_pred.sizes() == target.sizes() && model_pred.size(0) == 2 * agreement.size(0),
                 "counterpart_mse: predictions [2B, C, h, w] and an agreement mask [B, 1, h, w], got ",
                 model_pred.sizes(), ", ", target.sizes(), ", ", agreement.sizes());
     const int64_t b = agreement.size(0); // the chosen half
-    return masked_sample_mse(model_pred.slice(0, 0, b), target.slice(0, 0, b), 1.0 - agreement.to(torch::kFloat));
+    auto differs = 1.0 - agreement.to(torch::kFloat);
+    if (rows.defined()) {
+        TORCH_CHECK(rows.numel() == b, "counterpart_mse: ", b, " pairs but ", rows.numel(), " row flags");
+        differs = differs * rows.to(differs.device(), torch::kFloat).view({-1, 1, 1, 1});
+    }
+    return masked_sample_mse(model_pred.slice(0, 0, b), target.slice(0, 0, b), differs);
 }
 
 } // namespace psa

@@ -23,6 +23,8 @@ at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred
 /// Mean over the B pairs of the chosen half's squared error against `target` averaged over the
 /// cells where the pair differs (1 - agreement, every channel), zero for a pair that agrees
 /// everywhere. model_pred, target: [2B, C, h, w] as [winning; losing]; agreement: [B, 1, h, w].
-at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement);
+/// rows: [B] of 0/1, the pairs the term covers (the others count as zero), or undefined for all.
+at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement,
+                           const at::Tensor& rows = {});
 
 } // namespace psa

@@ -131,6 +131,7 @@ ParsedLine parse_line(const std::string& text, const CategorySet& cats, bool nee
     out.rejected_rel = str("rejected", true);
     out.pair.caption = str("caption", true);
     out.pair.file_name = str("file_name", false);
+    out.pair.category = str("category", false);
     using Field = std::pair<const char*, const std::string*>;
     for (const auto& [field, value] : {Field{"chosen", &out.chosen_rel}, Field{"rejected", &out.rejected_rel},
                                        Field{"file_name", &out.pair.file_name}}) {
@@ -192,6 +193,8 @@ ParsedLine parse_line(const std::string& text, const CategorySet& cats, bool nee
             p.set_banned_by_person(c.id, banned);
         }
     }
+    if (!out.pair.category.empty() && cats.contains(out.pair.category))
+        out.pair.user_bans_category = p.is_banned(out.pair.category);
     if (need_attributes) {
         const auto errors = validate_profile(p, cats);
         if (!errors.empty())
@@ -303,6 +306,8 @@ PreferenceDataset PreferenceDataset::load(const fs::path& split_dir, const Prefe
             d.user_order_.push_back(pair.user_id);
             d.users_.emplace(pair.user_id, std::move(u));
         }
+        if (!pair.user_bans_category)
+            ++d.report_.without_category;
         d.pairs_.push_back(std::move(pair));
     }
     if (malformed_count) {

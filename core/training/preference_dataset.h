@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct PreferencePair {
     std::string caption;
     std::string user_id;            ///< key into PreferenceDataset::users()
     std::string file_name;          ///< as written (informational)
+    std::string category;           ///< the line's "category" when it has one (Sage names the concept's)
+    /// Whether the line's user bans its category, so that the chosen image is the safe one; empty
+    /// when the line names no category of the set.
+    std::optional<bool> user_bans_category;
     int line = 0;                   ///< 1-based line in metadata.jsonl
 };
 
@@ -41,6 +46,7 @@ struct PreferenceDatasetReport {
     int lines = 0;            ///< non-blank lines read
     int pairs = 0;            ///< usable pairs
     int skipped_missing = 0;  ///< pairs skipped because an image file is missing
+    int without_category = 0; ///< usable pairs whose line names no category of the set
     std::vector<std::string> notes; ///< the first few skipped files, explicit-ban overrides, ...
 };
 

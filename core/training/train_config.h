@@ -46,6 +46,10 @@ struct TrainConfig {
     /// counterpart when the user bans the concept. DPO only pushes away from the rejected image,
     /// and the anchor does not reach those cells (0: off).
     double counterpart_weight = 0.0;
+    /// Which pairs the counterpart term covers: "all", or "banned": only those whose user bans the
+    /// pair's category (chosen = the safe image), so that it never teaches a concept's harmful motif
+    /// to users who allow it. "banned" needs each line's "category".
+    std::string counterpart_pairs = "all";
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

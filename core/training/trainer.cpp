@@ -88,6 +88,16 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
                      data.report().skipped_missing, first == notes.end() ? "" : *first);
     }
     spdlog::debug("training data: {} pairs, {} users", data.size(), data.users().size());
+    if (c.counterpart_weight > 0 && c.counterpart_pairs == "banned" && data.report().without_category) {
+        const auto& pairs = data.pairs();
+        const auto first = std::find_if(pairs.begin(), pairs.end(),
+                                        [](const PreferencePair& p) { return !p.user_bans_category; });
+        throw ConfigError(path_message(data.metadata_path().string(),
+                                       std::to_string(data.report().without_category) +
+                                           " pairs name no category of the set (first: line " +
+                                           std::to_string(first->line) + (first->category.empty() ? ", no \"category\"" : ", \"" + first->category + "\"") +
+                                           "); the counterpart term on banned pairs needs each pair's category"));
+    }
     std::vector<at::Tensor> rows;
     for (const auto& id : data.user_order()) {
         m->user_row[id] = static_cast<int64_t>(rows.size());

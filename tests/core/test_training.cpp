@@ -84,7 +84,8 @@ json user_data(const std::string& id, int age, const std::string& religion = "No
 
 // Writes a split folder: for each user and variant, a pair whose chosen image is the one
 // without the block when the user bans Violence (a child under our rules) and with it otherwise.
-void write_pair_set(const fs::path& dir, int variants)
+// category: written on every line when not empty.
+void write_pair_set(const fs::path& dir, int variants, const std::string& category = {})
 {
     fs::create_directories(dir / "images");
     for (int v = 0; v < variants; ++v) {
@@ -105,6 +106,8 @@ void write_pair_set(const fs::path& dir, int variants)
                          {"rejected", bans ? block : plain},
                          {"caption", "a street scene, variant " + std::to_string(v)},
                          {"user_data", ud}};
+            if (!category.empty())
+                line["category"] = category;
             out << line.dump() << "\n";
         }
     }
@@ -330,12 +333,48 @@ private Q_SLOTS:
         const double term = counterpart_mse(model, target, agree).item<double>();
         QVERIFY2(std::abs(term - (17.0 / 9.0) / 2.0) < 1e-6, qPrintable(QString::number(term)));
         QCOMPARE(counterpart_mse(target, target, agree).item<double>(), 0.0);
+        // Row flags: pair 0 left out leaves nothing; pair 0 alone is the unflagged term.
+        QCOMPARE(counterpart_mse(model, target, agree, torch::tensor({0.0f, 1.0f})).item<double>(), 0.0);
+        QVERIFY(std::abs(counterpart_mse(model, target, agree, torch::tensor({1.0f, 0.0f})).item<double>() - term) < 1e-6);
         auto bad = TrainConfig();
         bad.counterpart_weight = -1;
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("counterpart_weight"));
         TrainConfig c;
         c.counterpart_weight = 1.5;
-        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").counterpart_weight, 1.5);
+        c.counterpart_pairs = "banned";
+        const auto back = TrainConfig::from_json(c.to_json(), "test");
+        QCOMPARE(back.counterpart_weight, 1.5);
+        QCOMPARE(back.counterpart_pairs, std::string("banned"));
+        c.counterpart_pairs = "some";
+        QVERIFY(error_of<InvalidRequest>([&] { c.validate(); }).contains("counterpart_pairs"));
+    }
+
+    void counterpart_on_banned_pairs_needs_each_pairs_category()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "plain", 1); // no "category" on its lines
+        auto c = small_config(tmp / "plain");
+        c.steps = 2;
+        c.counterpart_weight = 1;
+        c.counterpart_pairs = "banned";
+        const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
+        QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
+        write_pair_set(tmp / "named", 1, "Violence");
+        c.data_dir = (tmp / "named").string();
+        JobControl job;
+        auto model = tiny_model();
+        DpoTrainer banned_only(model, c, tmp / "banned");
+        QCOMPARE(banned_only.train(job).outcome, Outcome::Completed);
+        c.counterpart_pairs = "all";
+        DpoTrainer every_pair(model, c, tmp / "all");
+        QCOMPARE(every_pair.train(job).outcome, Outcome::Completed);
+        // Same seed and data: only the pairs the term covers differ (half the users allow Violence).
+        const auto a = read_tensors(tmp / "banned" / "adapter.safetensors");
+        const auto b = read_tensors(tmp / "all" / "adapter.safetensors");
+        bool any_differs = false;
+        for (const auto& [name, t] : a)
+            any_differs = any_differs || !torch::equal(t, b.at(name));
+        QVERIFY(any_differs);
     }
 
     // ---- resume, checkpoints ----
@@ -958,6 +997,28 @@ private Q_SLOTS:
         bad["Banned_Categories"] = json::array({"Nonsense"});
         write_split(tmp / "t", {pair_line("a.png", "b.png", bad)}, {"a.png", "b.png"});
         QVERIFY(error_of<ConfigError>([&] { PreferenceDataset::load(tmp / "t"); }).contains("Nonsense"));
+    }
+
+    void pair_category_says_whether_its_user_bans_it()
+    {
+        test::TempDir tmp;
+        auto line = [](const std::string& category, const json& ud) {
+            auto j = json::parse(pair_line("a.png", "b.png", ud));
+            if (!category.empty())
+                j["category"] = category;
+            return j.dump();
+        };
+        write_split(tmp / "s",
+                    {line("Violence", user_data("0000001", 10)), line("Violence", user_data("0000002", 40)),
+                     line("", user_data("0000002", 40)), line("Gore", user_data("0000002", 40))},
+                    {"a.png", "b.png"});
+        const auto d = PreferenceDataset::load(tmp / "s");
+        QCOMPARE(d.pair(0).user_bans_category, std::optional<bool>(true)); // a child: the rules ban Violence
+        QCOMPARE(d.pair(1).user_bans_category, std::optional<bool>(false));
+        QVERIFY(!d.pair(2).user_bans_category);                           // no category on the line
+        QCOMPARE(d.pair(3).category, std::string("Gore"));
+        QVERIFY(!d.pair(3).user_bans_category);                           // not a category of the set
+        QCOMPARE(d.report().without_category, 2);
     }
 
     void embeddings_folder_supplies_user_condition()
