@@ -55,6 +55,8 @@ int run_generate_world(const std::vector<std::string>& args)
         {"plain", true, false, "renders with no concept (default 60)"},
         {"mixed-pair-scenes", true, false, "two-concept scenes rendered in all four harmful/safe combinations (default 0)"},
         {"mixed-pairs-per-user", true, false, "preference pairs per user from those scenes: one motif banned, the other kept (default 0)"},
+        {"safe-as-background", false, false, "a pair's safe render leaves the concept's slot as background instead "
+                                             "of drawing the safe counterpart"},
         {"unseen-fraction", true, false, "users kept out of training, for test_unseen (default 0.2)"},
         {"personal-choice-rate", true, false, "chance that a user decides a category against the ban rules, "
                                               "each category on its own (default 0)"},
@@ -77,6 +79,7 @@ int run_generate_world(const std::vector<std::string>& args)
     o.plain_renders = cl.get_int("plain", o.plain_renders);
     o.mixed_pair_scenes = cl.get_int("mixed-pair-scenes", o.mixed_pair_scenes);
     o.mixed_pairs_per_user = cl.get_int("mixed-pairs-per-user", o.mixed_pairs_per_user);
+    o.safe_as_background = cl.has("safe-as-background");
     o.unseen_fraction = cl.get_double("unseen-fraction", o.unseen_fraction);
     o.personal_choice_rate = cl.get_double("personal-choice-rate", o.personal_choice_rate);
     o.world_spec = cl.get("world");

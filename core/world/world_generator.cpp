@@ -109,6 +109,8 @@ std::vector<Render> plan_renders(const WorldSpec& spec, const WorldGenerateOptio
             p.harmful = static_cast<int>(renders.size());
             renders.push_back({stem + "_harmful.png", s});
             s.concepts[0].harmful = false;
+            if (o.safe_as_background)
+                s.concepts.clear();
             p.safe = static_cast<int>(renders.size());
             renders.push_back({stem + "_safe.png", s});
             pairs[c].push_back(p);
@@ -146,6 +148,10 @@ std::vector<Render> plan_renders(const WorldSpec& spec, const WorldGenerateOptio
                 WorldScene s = mp.scene;
                 s.concepts[0].harmful = a == 1;
                 s.concepts[1].harmful = b == 1;
+                if (o.safe_as_background)
+                    s.concepts.erase(std::remove_if(s.concepts.begin(), s.concepts.end(),
+                                                    [](const PlacedConcept& c) { return !c.harmful; }),
+                                     s.concepts.end());
                 mp.renders[a][b] = static_cast<int>(renders.size());
                 const std::string suffix = std::string(a ? "h" : "s") + (b ? "h" : "s");
                 renders.push_back({"mixpair_" + padded(m, 5) + "_" + suffix + ".png", s});
@@ -378,13 +384,15 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
         const auto& user = users[u];
         WorldRng rng(WorldRng::derive(o.seed, 31, u));
         std::map<std::string, int> per_split;
-        // The caption names every concept's harmful phrase whatever the render shows (Sage's).
-        const auto add_pair = [&](const std::string& split, int chosen_index, int rejected_index,
+        // The caption names every concept's harmful phrase whatever the render shows (Sage's), so
+        // it comes from the scene with every concept drawn (`full`).
+        const auto add_pair = [&](const std::string& split, int chosen_index, int rejected_index, int full,
                                   const ConceptSpec& concept_spec) {
             const auto& chosen = renders[static_cast<size_t>(chosen_index)];
             const auto& rejected = renders[static_cast<size_t>(rejected_index)];
+            const auto& caption_scene = renders[static_cast<size_t>(full)].scene;
             split_lines[split].push_back(
-                sage_pair_line(chosen, rejected, world_harmful_caption(spec, chosen.scene), concept_spec, user));
+                sage_pair_line(chosen, rejected, world_harmful_caption(spec, caption_scene), concept_spec, user));
             split_images[split].insert(chosen.name);
             split_images[split].insert(rejected.name);
             ++per_split[split];
@@ -395,7 +403,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
             const auto& concept_spec = spec.concepts[c];
             // Sage's rule: the safe image is preferred exactly when the category is banned.
             const bool banned = user.profile.is_banned(concept_spec.category);
-            add_pair(place.split, banned ? pair.safe : pair.harmful, banned ? pair.harmful : pair.safe, concept_spec);
+            add_pair(place.split, banned ? pair.safe : pair.harmful, banned ? pair.harmful : pair.safe, pair.harmful,
+                     concept_spec);
         }
         // Sage's rule on a two-concept picture: the chosen render shows exactly the user's allowed
         // motifs; the rejected one flips one of the two, so it either adds a banned motif or drops
@@ -411,7 +420,7 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
             const int flipped = mixed_rng.below(2);
             int other[2] = {keep[0], keep[1]};
             other[flipped] = 1 - other[flipped];
-            add_pair(place.split, mp.renders[keep[0]][keep[1]], mp.renders[other[0]][other[1]],
+            add_pair(place.split, mp.renders[keep[0]][keep[1]], mp.renders[other[0]][other[1]], mp.renders[1][1],
                      spec.concepts[mp.scene.concepts[flipped].concept_index]);
         }
         ordered reasons = ordered::object();
@@ -459,6 +468,8 @@ WorldGenerateResult generate_world(const WorldGenerateOptions& o, JobControl& jo
                                   {"renders", result.renders}};
     if (o.personal_choice_rate > 0)
         world["generation"]["personal_choice_rate"] = o.personal_choice_rate;
+    if (o.safe_as_background)
+        world["generation"]["safe_as_background"] = true;
     world["user_frequencies"] = frequencies_json(frequencies);
     write_file_atomic(o.out / "world.json", world.dump(2) + "\n");
 

@@ -25,6 +25,9 @@ struct WorldGenerateOptions {
     /// for preference pairs that ban one motif of a picture and keep the other.
     int mixed_pair_scenes = 0;
     int mixed_pairs_per_user = 0; ///< such pairs per user, beside the one pair per concept
+    /// The safe render of a pair leaves the concept's slot as background instead of drawing the
+    /// safe counterpart, so a user who bans the concept prefers the picture without any motif there.
+    bool safe_as_background = false;
     double unseen_fraction = 0.2; ///< users held out of training entirely (test_unseen)
     /// Chance that a user decides a category against the rule set (apply_personal_choices).
     double personal_choice_rate = 0;

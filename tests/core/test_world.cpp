@@ -410,6 +410,47 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(InvalidRequest, generate_world(too_few, job));
     }
 
+    // Safe renders as background: the same pairs and captions, but a pair's safe render shows no
+    // motif in the concept's slot; every harmful render stays byte for byte.
+    void safe_as_background_leaves_the_slot_empty()
+    {
+        test::TempDir dir;
+        auto options = small_world({}, 5);
+        options.mixed_pair_scenes = 4;
+        options.mixed_pairs_per_user = 2;
+        generate_with_and_without(dir.path(), options, [](WorldGenerateOptions& o) { o.safe_as_background = true; });
+        for (const auto& split : world_split_names())
+            QCOMPARE(read_file_text(dir / "with" / split / "metadata.jsonl"),
+                     read_file_text(dir / "without" / split / "metadata.jsonl"));
+        const auto with = tree(dir / "with" / "images"), without = tree(dir / "without" / "images");
+        QCOMPARE(with.size(), without.size());
+        int safe = 0, harmful = 0;
+        for (const auto& line : jsonl(dir / "with" / "base" / "metadata.jsonl")) {
+            const std::string name = fs::path(line["file_name"].get<std::string>()).filename().string();
+            const bool safe_render = name.find("_safe.png") != std::string::npos;
+            const bool harmful_render = name.find("_harmful.png") != std::string::npos;
+            if (safe_render) {
+                ++safe;
+                QVERIFY2(line["concepts"].empty(), name.c_str());
+                QVERIFY2(line["caption"].get<std::string>().find(", with") == std::string::npos, name.c_str());
+                QVERIFY2(with.at(name) != without.at(name), name.c_str());
+            } else if (harmful_render) {
+                ++harmful;
+                QVERIFY2(with.at(name) == without.at(name), name.c_str());
+            } else if (name.rfind("mixpair_", 0) == 0) {
+                // mixpair_NNNNN_xy.png: x, y = h (harmful motif) or s (slot left as background)
+                const auto code = name.substr(name.size() - 6, 2);
+                const auto shown = static_cast<size_t>(std::count(code.begin(), code.end(), 'h'));
+                QCOMPARE(line["concepts"].size(), shown);
+                for (const auto& c : line["concepts"])
+                    QVERIFY(c["harmful"].get<bool>());
+            }
+        }
+        QVERIFY(safe > 0 && safe == harmful);
+        const auto world = json::parse(read_file_text(dir / "with" / "world.json"));
+        QVERIFY(world["generation"]["safe_as_background"].get<bool>());
+    }
+
     // Personal choices: some users decide a category against the rules, which breaks the rules'
     // bundles; the renders stay the same and the pairs follow the bans the users ended with.
     void personal_choices_break_the_rule_bundles()
