@@ -127,11 +127,12 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
         mb.agreement = pair_agreement_mask(means[0], means[1]);
     }
     if (config.counterpart_weight > 0 && config.counterpart_pairs == "banned") {
+        // Only pairs whose user bans the category: there the chosen image is the safe one.
         std::vector<float> rows;
-        for (int64_t i = 0; i < b; ++i)
-            rows.push_back(data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)])).user_bans_category.value_or(false)
-                               ? 1.0f
-                               : 0.0f);
+        for (int64_t i = 0; i < b; ++i) {
+            const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
+            rows.push_back(p.user_bans_category.value_or(false) ? 1.0f : 0.0f);
+        }
         mb.counterpart_rows = torch::tensor(rows, torch::kFloat).to(device);
     }
     const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
@@ -189,7 +190,8 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
     if (mb.agreement.defined() && config.anchor_weight > 0)
         terms.loss = terms.loss + config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.agreement);
     if (mb.agreement.defined() && config.counterpart_weight > 0)
-        terms.loss = terms.loss + config.counterpart_weight * counterpart_mse(model_pred, target, mb.agreement, mb.counterpart_rows);
+        terms.loss = terms.loss + config.counterpart_weight *
+                                      counterpart_mse(model_pred, target, mb.agreement, mb.counterpart_rows);
     return terms;
 }
 

@@ -92,10 +92,11 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
         const auto& pairs = data.pairs();
         const auto first = std::find_if(pairs.begin(), pairs.end(),
                                         [](const PreferencePair& p) { return !p.user_bans_category; });
+        const std::string what = first->category.empty() ? "no \"category\"" : "\"" + first->category + "\"";
         throw ConfigError(path_message(data.metadata_path().string(),
                                        std::to_string(data.report().without_category) +
                                            " pairs name no category of the set (first: line " +
-                                           std::to_string(first->line) + (first->category.empty() ? ", no \"category\"" : ", \"" + first->category + "\"") +
+                                           std::to_string(first->line) + ", " + what +
                                            "); the counterpart term on banned pairs needs each pair's category"));
     }
     std::vector<at::Tensor> rows;

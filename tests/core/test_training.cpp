@@ -335,7 +335,8 @@ private Q_SLOTS:
         QCOMPARE(counterpart_mse(target, target, agree).item<double>(), 0.0);
         // Row flags: pair 0 left out leaves nothing; pair 0 alone is the unflagged term.
         QCOMPARE(counterpart_mse(model, target, agree, torch::tensor({0.0f, 1.0f})).item<double>(), 0.0);
-        QVERIFY(std::abs(counterpart_mse(model, target, agree, torch::tensor({1.0f, 0.0f})).item<double>() - term) < 1e-6);
+        const double pair0 = counterpart_mse(model, target, agree, torch::tensor({1.0f, 0.0f})).item<double>();
+        QVERIFY(std::abs(pair0 - term) < 1e-6);
         auto bad = TrainConfig();
         bad.counterpart_weight = -1;
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("counterpart_weight"));
