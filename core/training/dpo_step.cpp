@@ -126,7 +126,7 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
         const auto means = m.chunk(2); // [B, C, h, w] each: the chosen, then the rejected images
         mb.agreement = pair_agreement_mask(means[0], means[1]);
     }
-    if (config.counterpart_weight > 0 && config.counterpart_pairs == "banned") {
+    if (config.counterpart_on_banned_pairs()) {
         // Only pairs whose user bans the category: there the chosen image is the safe one.
         std::vector<float> rows;
         for (int64_t i = 0; i < b; ++i) {

@@ -306,8 +306,6 @@ PreferenceDataset PreferenceDataset::load(const fs::path& split_dir, const Prefe
             d.user_order_.push_back(pair.user_id);
             d.users_.emplace(pair.user_id, std::move(u));
         }
-        if (!pair.user_bans_category)
-            ++d.report_.without_category;
         d.pairs_.push_back(std::move(pair));
     }
     if (malformed_count) {

@@ -46,7 +46,6 @@ struct PreferenceDatasetReport {
     int lines = 0;            ///< non-blank lines read
     int pairs = 0;            ///< usable pairs
     int skipped_missing = 0;  ///< pairs skipped because an image file is missing
-    int without_category = 0; ///< usable pairs whose line names no category of the set
     std::vector<std::string> notes; ///< the first few skipped files, explicit-ban overrides, ...
 };
 

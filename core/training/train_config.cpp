@@ -86,8 +86,9 @@ void TrainConfig::validate() const
     need(anchor_weight >= 0, "anchor_weight", std::to_string(anchor_weight) + " must not be negative (0 = off)");
     need(counterpart_weight >= 0, "counterpart_weight",
          std::to_string(counterpart_weight) + " must not be negative (0 = off)");
-    need(counterpart_pairs == "all" || counterpart_pairs == "banned", "counterpart_pairs",
-         "\"" + counterpart_pairs + "\" is neither all nor banned");
+    need(counterpart_pairs == kCounterpartAllPairs || counterpart_pairs == kCounterpartBannedPairs,
+         "counterpart_pairs",
+         "\"" + counterpart_pairs + "\" is neither " + kCounterpartAllPairs + " nor " + kCounterpartBannedPairs);
     need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");

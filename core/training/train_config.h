@@ -11,6 +11,10 @@
 
 namespace psa {
 
+/// TrainConfig::counterpart_pairs: every pair, or only those whose user bans the pair's category.
+inline constexpr const char* kCounterpartAllPairs = "all";
+inline constexpr const char* kCounterpartBannedPairs = "banned";
+
 /// Defaults are the reference SD 1.5 recipe where it applies (beta_dpo 5000, grad clip 1.0, 20 %
 /// empty captions, AdamW lr 5e-6 with 500 warmup steps at 192 pairs per step); our additions are
 /// user dropout (a learned null user) and fp32 master weights under autocast. Small models and
@@ -49,7 +53,12 @@ struct TrainConfig {
     /// Which pairs the counterpart term covers: "all", or "banned": only those whose user bans the
     /// pair's category (chosen = the safe image), so that it never teaches a concept's harmful motif
     /// to users who allow it. "banned" needs each line's "category".
-    std::string counterpart_pairs = "all";
+    std::string counterpart_pairs = kCounterpartAllPairs;
+    /// The counterpart term is on and covers only the pairs whose user bans the category.
+    bool counterpart_on_banned_pairs() const
+    {
+        return counterpart_weight > 0 && counterpart_pairs == kCounterpartBannedPairs;
+    }
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

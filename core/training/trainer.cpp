@@ -88,13 +88,13 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
                      data.report().skipped_missing, first == notes.end() ? "" : *first);
     }
     spdlog::debug("training data: {} pairs, {} users", data.size(), data.users().size());
-    if (c.counterpart_weight > 0 && c.counterpart_pairs == "banned" && data.report().without_category) {
-        const auto& pairs = data.pairs();
-        const auto first = std::find_if(pairs.begin(), pairs.end(),
-                                        [](const PreferencePair& p) { return !p.user_bans_category; });
+    const auto without_category = [](const PreferencePair& p) { return !p.user_bans_category; };
+    const auto& pairs = data.pairs();
+    if (const auto first = std::find_if(pairs.begin(), pairs.end(), without_category);
+        c.counterpart_on_banned_pairs() && first != pairs.end()) {
         const std::string what = first->category.empty() ? "no \"category\"" : "\"" + first->category + "\"";
         throw ConfigError(path_message(data.metadata_path().string(),
-                                       std::to_string(data.report().without_category) +
+                                       std::to_string(std::count_if(pairs.begin(), pairs.end(), without_category)) +
                                            " pairs name no category of the set (first: line " +
                                            std::to_string(first->line) + ", " + what +
                                            "); the counterpart term on banned pairs needs each pair's category"));
