@@ -62,7 +62,10 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                             "differ: the safe counterpart a banned concept becomes (0 = off)"},
         {"counterpart-pairs", true, false, "pairs the counterpart term covers: all, or banned (those whose user bans "
                                            "the pair's category; needs each line's category)"},
+        {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
+                                   "(0 = off: the last weights)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
+        {"keep-checkpoints", true, false, "newest checkpoints kept (default 2)"},
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
         {"num-tokens", true, false, "user tokens of a dense adapter (the reference uses 1; implies --token-layout "
@@ -113,7 +116,9 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.anchor_weight = cl.get_double("anchor-weight", c.anchor_weight);
     c.counterpart_weight = cl.get_double("counterpart-weight", c.counterpart_weight);
     c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
+    c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
+    c.keep_checkpoints = cl.get_int("keep-checkpoints", c.keep_checkpoints);
     c.sample_every = cl.get_int("sample-every", c.sample_every);
     c.num_tokens = cl.get_int("num-tokens", c.num_tokens);
     if (cl.has("token-layout")) {

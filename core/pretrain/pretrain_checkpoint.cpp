@@ -75,8 +75,7 @@ fs::path PretrainTrainer::Impl::save_checkpoint()
             for (const auto& b : module->named_buffers(true))
                 weights.emplace_back(name + "." + b.key(), b.value().detach());
         }
-        for (const auto& [name, t] : ema)
-            weights.emplace_back(name, t);
+        ema.append_to(weights);
         save_safetensors(tmp / "weights.safetensors", weights, {{"format", "psa-pretrain-weights/1"}});
 
         NamedTensors tensors;
@@ -141,12 +140,7 @@ bool PretrainTrainer::Impl::resume()
         opts.release_sources = false;
         load_into(*module, part, weights_path.string() + " (" + name + ")", opts);
     }
-    for (auto& [name, t] : ema) {
-        const auto it = weights.find(name);
-        if (it == weights.end())
-            throw ModelLoadError(path_message(weights_path.string(), "no " + name + " (the EMA weights)"));
-        t.copy_(it->second);
-    }
+    ema.load_from(weights, weights_path.string());
 
     const auto opt_path = *ck / "optimizer.safetensors";
     const auto file = SafetensorsFile::open(opt_path);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The loop shared by both pretraining stages: AdamW with linear warm-up, gradient clipping,
-// optional EMA (diffusers' EMAModel decay warm-up: min(decay, (1 + n) / (10 + n))), epoch-wise
+// optional EMA of the UNet (training/weight_ema.h), epoch-wise
 // shuffled rows, a stop or time budget honoured between steps, atomic checkpoints.
 #include "pretrain/pretrain_trainer.h"
 
@@ -55,13 +55,12 @@ PretrainTrainer::PretrainTrainer(PretrainStage stage, fs::path run_dir, const Ca
     m.optimizer = std::make_unique<torch::optim::AdamW>(params, opt);
 
     if (c.ema_decay > 0 && !m.model->ema_module().empty()) {
-        torch::NoGradGuard no_grad;
+        std::vector<std::pair<std::string, at::Tensor>> followed;
         for (const auto& [name, module] : m.model->modules())
             if (name == m.model->ema_module())
-                for (const auto& p : module->named_parameters(true)) {
-                    m.ema.emplace_back("ema." + name + "." + p.key(), p.value().detach().clone());
-                    m.ema_sources.push_back(p.value());
-                }
+                for (const auto& p : module->named_parameters(true))
+                    followed.emplace_back("ema." + name + "." + p.key(), p.value());
+        m.ema = WeightEma(followed, c.ema_decay);
     }
 
     m.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
@@ -95,16 +94,6 @@ fs::path PretrainTrainer::stage_dir(const fs::path& run_dir, PretrainStage stage
 double PretrainTrainer::Impl::uniform01() { return psa::uniform01(rng); }
 
 int64_t PretrainTrainer::Impl::next_row() { return next_shuffled_index(rng, order, order_pos, model->rows()); }
-
-void PretrainTrainer::Impl::update_ema()
-{
-    if (ema.empty())
-        return;
-    torch::NoGradGuard no_grad;
-    const double decay = std::min(config.ema_decay, (1.0 + step) / (10.0 + step));
-    for (size_t i = 0; i < ema.size(); ++i)
-        ema[i].second.mul_(decay).add_(ema_sources[i].detach(), 1.0 - decay);
-}
 
 void PretrainTrainer::Impl::append_log(const PretrainStepStats& s)
 {
@@ -186,7 +175,7 @@ PretrainResult PretrainTrainer::train(JobControl& job, const PretrainStepFn& on_
         st.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
         m.optimizer->step();
         m.step += 1;
-        m.update_ema();
+        m.ema.update(m.step);
 
         const auto now = std::chrono::steady_clock::now();
         m.last_step_seconds = std::chrono::duration<double>(now - step_start).count();

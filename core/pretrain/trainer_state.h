@@ -4,6 +4,7 @@
 #pragma once
 #include "pretrain/pretrain_trainer.h"
 #include "pretrain/stage_model.h"
+#include "training/weight_ema.h"
 
 #include <ATen/core/Generator.h>
 #include <torch/optim/adamw.h>
@@ -25,8 +26,7 @@ struct PretrainTrainer::Impl {
 
     std::vector<std::pair<std::string, at::Tensor>> trainable; // "<module>.<key>"
     std::unique_ptr<torch::optim::AdamW> optimizer;
-    std::vector<std::pair<std::string, at::Tensor>> ema;       // "ema.<module>.<key>" -> shadow copy
-    std::vector<at::Tensor> ema_sources;                       // the parameters they follow
+    WeightEma ema;                                             // "ema.<module>.<key>" shadows
 
     // ---- randomness: everything a resumed run must continue exactly ----
     at::Generator generator;    // CPU: posterior samples, diffusion noise, timesteps
@@ -41,7 +41,6 @@ struct PretrainTrainer::Impl {
 
     double uniform01();
     int64_t next_row();
-    void update_ema();
     void append_log(const PretrainStepStats& s);
 
     // pretrain_checkpoint.cpp

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Checkpoints of a DPO run: everything a resumed run needs to continue bit for bit (adapter,
-// AdamW moments and steps, the torch CPU generator, our mt19937, the data order), written into a
+// Checkpoints of a DPO run: everything a resumed run needs to continue bit for bit (adapter and
+// its average, AdamW moments and steps, the torch CPU generator, our mt19937, the data order), written into a
 // temporary folder that is renamed into place only when complete.
 #include "adapter/adapter_io.h"
 #include "common/atomic_file.h"
@@ -24,6 +24,8 @@ using json = nlohmann::json;
 namespace {
 
 constexpr const char* kStateFormat = "psa-train-checkpoint/1";
+// The averaged weights (config.ema_decay > 0) in the adapter file format: usable as an adapter.
+constexpr const char* kAveragedAdapterFile = "adapter-ema.safetensors";
 
 // Settings that shape the trajectory: a resumed run must have the same ones. The starting
 // adapter is not one of them: a resumed run takes its weights from the checkpoint. Neither is the
@@ -81,6 +83,11 @@ fs::path DpoTrainer::Impl::write_checkpoint()
 
     psa::save_adapter(tmp / "adapter.safetensors", *adapter);
     written(tmp / "adapter.safetensors");
+    if (!ema.empty()) {
+        WeightEma::SwappedIn averaged(ema);
+        psa::save_adapter(tmp / kAveragedAdapterFile, *adapter);
+        written(tmp / kAveragedAdapterFile);
+    }
 
     NamedTensors tensors;
     append_adamw_state(tensors, *optimizer, trainable);
@@ -128,6 +135,13 @@ bool DpoTrainer::Impl::resume()
 
     torch::NoGradGuard no_grad;
     load_into(*adapter, load_state_dict(*ck / "adapter.safetensors"), (*ck / "adapter.safetensors").string());
+    if (!ema.empty()) {
+        const auto averaged = *ck / kAveragedAdapterFile;
+        if (!fs::is_regular_file(averaged))
+            throw ModelLoadError(path_message(averaged.string(), "missing: the run averages its weights (ema_decay " +
+                                                                     std::to_string(config.ema_decay) + ")"));
+        ema.load_from(load_state_dict(averaged), averaged.string());
+    }
 
     const auto opt_path = *ck / "optimizer.safetensors";
     const auto file = SafetensorsFile::open(opt_path);

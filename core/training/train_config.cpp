@@ -32,6 +32,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("adam_beta1", c.adam_beta1);
     v("adam_beta2", c.adam_beta2);
     v("adam_eps", c.adam_eps);
+    v("ema_decay", c.ema_decay);
     v("weight_decay", c.weight_decay);
     v("max_grad_norm", c.max_grad_norm);
     v("beta_dpo", c.beta_dpo);
@@ -80,6 +81,7 @@ void TrainConfig::validate() const
     need(adam_beta1 >= 0 && adam_beta1 < 1 && adam_beta2 >= 0 && adam_beta2 < 1, "adam_beta1/2",
          "must lie in [0, 1)");
     need(adam_eps > 0, "adam_eps", "must be positive");
+    need(ema_decay >= 0 && ema_decay < 1, "ema_decay", std::to_string(ema_decay) + " is outside [0, 1) (0 = off)");
     need(weight_decay >= 0, "weight_decay", "must not be negative");
     need(beta_dpo > 0, "beta", std::to_string(beta_dpo) + " must be positive (the reference uses 5000)");
     need(sft_weight >= 0, "sft_weight", std::to_string(sft_weight) + " must not be negative (0 = pure DPO)");

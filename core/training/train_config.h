@@ -36,6 +36,10 @@ struct TrainConfig {
     /// constant rate). A resumed run may add or move it.
     int lr_decay_from = -1;
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+    /// Decay of an exponential moving average of the adapter's weights (training/weight_ema.h);
+    /// when > 0 the run's adapter.safetensors is that average, each checkpoint also holds it
+    /// (adapter-ema.safetensors), and sample images use it. 0: off, the reference's last weights.
+    double ema_decay = 0.0;
     double weight_decay = 1e-2;
     double max_grad_norm = 1.0;     ///< <= 0: no clipping
     double beta_dpo = 5000.0;

@@ -171,6 +171,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     }
     if (per_category)
         confine_to_per_category_tokens(*m->adapter->user_proj, category_count);
+    if (c.ema_decay > 0)
+        m->ema = WeightEma(m->trainable, c.ema_decay);
     torch::optim::AdamWOptions opt(c.lr);
     opt.betas(std::make_tuple(c.adam_beta1, c.adam_beta2)).eps(c.adam_eps).weight_decay(c.weight_decay);
     m->optimizer = std::make_unique<torch::optim::AdamW>(params, opt);
@@ -252,6 +254,7 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
             result.last_checkpoint = *last;
         if (outcome == Outcome::Completed) {
             result.adapter = m.run_dir / "adapter.safetensors";
+            WeightEma::SwappedIn averaged(m.ema);
             psa::save_adapter(result.adapter, *m.adapter);
         }
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -337,6 +340,7 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
             }
         }
         m.step += 1;
+        m.ema.update(m.step);
         const auto now = std::chrono::steady_clock::now();
         m.last_step_seconds = std::chrono::duration<double>(now - step_start).count();
         const double elapsed = std::chrono::duration<double>(now - start).count();
@@ -415,7 +419,10 @@ void DpoTrainer::Impl::write_samples(JobControl& job)
     const auto folder = run_dir / "samples" / checkpoint_folder_name(step);
     fs::create_directories(folder);
     const auto adapter_file = folder / ".adapter.safetensors";
-    psa::save_adapter(adapter_file, *adapter);
+    {
+        WeightEma::SwappedIn averaged(ema); // what the run will export
+        psa::save_adapter(adapter_file, *adapter);
+    }
     Text2Image t2i(model);
     t2i.load_adapter(adapter_file);
     fs::remove(adapter_file);

@@ -7,6 +7,7 @@
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
 #include "training/trainer.h"
+#include "training/weight_ema.h"
 
 #include <ATen/core/Generator.h>
 #include <c10/core/Device.h>
@@ -43,6 +44,7 @@ struct DpoTrainer::Impl {
     SafetyAdapter adapter{nullptr};
     std::vector<std::pair<std::string, at::Tensor>> trainable; // the adapter's named parameters
     std::unique_ptr<torch::optim::AdamW> optimizer;
+    WeightEma ema;                // the adapter's averaged weights (config.ema_decay > 0), else empty
 
     // ---- randomness: everything a resumed run must continue exactly ----
     at::Generator generator;      // CPU: posterior samples, diffusion noise, timesteps

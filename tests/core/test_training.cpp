@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The personalized Diffusion-DPO trainer: loss parity with PSAlign (fixture 8, incl. the saturated
 // case), learning a per-user preference on the tiny fixture model, bit-identical resume on the CPU,
+// the averaged (EMA) weights a run may export,
 // a checkpoint write killed by SIGKILL leaving the previous one loadable, divergence handling,
 // sample images, runs that start from an adapter file (and refuse one that does not fit), and
 // Sage dataset validation.
@@ -435,6 +436,74 @@ private Q_SLOTS:
         decaying.lr_decay_from = c.steps - 1;
         DpoTrainer with_decay(model, decaying, tmp / "b");
         QVERIFY(with_decay.resume());
+    }
+
+    void averaged_weights_follow_the_run_and_resume()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.ema_decay = 0.9;
+        c.checkpoint_every = 1;
+        c.keep_checkpoints = 100;
+        JobControl job;
+        {
+            DpoTrainer straight(model, c, tmp / "a");
+            straight.save_adapter(tmp / "start.safetensors");
+            QCOMPARE(straight.train(job).outcome, Outcome::Completed);
+        }
+        // The exported adapter is the average recomputed from the weights after every step
+        // (each checkpoint's adapter.safetensors), with the decay's warm-up.
+        auto expected = read_tensors(tmp / "start.safetensors");
+        for (int k = 1; k <= c.steps; ++k) {
+            const double d = std::min(c.ema_decay, (1.0 + k) / (10.0 + k));
+            const auto w = read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(k) / "adapter.safetensors");
+            for (auto& [name, t] : expected)
+                t = d * t + (1 - d) * w.at(name);
+        }
+        const auto exported = read_tensors(tmp / "a" / "adapter.safetensors");
+        const auto last = read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(c.steps) / "adapter.safetensors");
+        const auto in_checkpoint =
+            read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(c.steps) / "adapter-ema.safetensors");
+        QCOMPARE(exported.size(), expected.size());
+        for (const auto& [name, t] : expected) {
+            QVERIFY2(torch::allclose(exported.at(name), t, 1e-5, 1e-7), name.c_str());
+            QVERIFY2(torch::equal(in_checkpoint.at(name), exported.at(name)), name.c_str());
+        }
+        const auto key = "psa_adapter.0.to_v_user.0.weight";
+        QVERIFY(!torch::allclose(exported.at(key), last.at(key))); // it is not the last weights
+        QVERIFY(exported.at(key).abs().max().item<double>() > 0);
+
+        // Stopped and resumed, the average continues bit for bit.
+        std::stop_source stop;
+        JobControl stoppable(stop.get_token(), {});
+        {
+            DpoTrainer first(model, c, tmp / "b");
+            first.train(stoppable, [&](const TrainStepStats& s) {
+                if (s.step == 3)
+                    stop.request_stop();
+            });
+        }
+        {
+            DpoTrainer again(model, c, tmp / "b");
+            QVERIFY(again.resume());
+            QCOMPARE(again.train(job).outcome, Outcome::Completed);
+        }
+        const auto resumed = read_tensors(tmp / "b" / "adapter.safetensors");
+        for (const auto& [name, t] : exported)
+            QVERIFY2(torch::equal(resumed.at(name), t), qPrintable(QString::fromStdString(name + " differs after resume")));
+
+        // A checkpoint that lost its average is refused, naming the file; so is a decay of 1.
+        fs::copy(tmp / "a", tmp / "c", fs::copy_options::recursive);
+        for (int k = c.steps; k >= c.steps - 1; --k)
+            fs::remove_all(tmp / "c" / "checkpoints" / checkpoint_folder_name(k));
+        fs::remove(tmp / "c" / "checkpoints" / checkpoint_folder_name(c.steps - 2) / "adapter-ema.safetensors");
+        DpoTrainer damaged(model, c, tmp / "c");
+        QVERIFY(error_of<ModelLoadError>([&] { damaged.resume(); }).contains("adapter-ema.safetensors"));
+        auto bad = c;
+        bad.ema_decay = 1.0;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("ema_decay"));
     }
 
     void checkpoint_killed_while_writing_keeps_previous_one()
