@@ -114,6 +114,16 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
     addRow(tr("Profile dropout:"), m_userDropout,
            tr("Share of pairs trained without a profile, so that \"no profile\" stays the plain "
               "model."));
+    m_emaDecay = new QDoubleSpinBox;
+    m_emaDecay->setObjectName(QStringLiteral("ema_decay"));
+    m_emaDecay->setRange(0, 0.9999);
+    m_emaDecay->setDecimals(4);
+    m_emaDecay->setSingleStep(0.001);
+    m_emaDecay->setSpecialValueText(tr("off"));
+    addRow(tr("Weight averaging:"), m_emaDecay,
+           tr("Saves a moving average of the adapter's weights instead of the last ones, so that the "
+              "result depends less on the final batches; 0.995 averages over about the last 200 "
+              "steps. Off is the paper's."));
     m_resolution = intField(QStringLiteral("resolution"), 0, 4096);
     m_resolution->setSingleStep(8);
     m_resolution->setSpecialValueText(tr("model's size"));
@@ -220,6 +230,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     selectTokens(c);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
+    m_emaDecay->setValue(c.ema_decay);
     m_resolution->setValue(c.resolution);
     m_checkpointEvery->setValue(c.checkpoint_every);
     m_sampleEvery->setValue(c.sample_every);
@@ -264,6 +275,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     }
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
+    c.ema_decay = m_emaDecay->value();
     c.resolution = m_resolution->value();
     c.checkpoint_every = m_checkpointEvery->value();
     c.sample_every = m_sampleEvery->value();

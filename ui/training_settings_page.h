@@ -59,6 +59,7 @@ private:
     QLabel* m_tokensNote = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;
     QDoubleSpinBox* m_userDropout = nullptr;
+    QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_resolution = nullptr;
     QSpinBox* m_checkpointEvery = nullptr;
     QSpinBox* m_sampleEvery = nullptr;

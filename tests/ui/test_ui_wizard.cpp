@@ -17,6 +17,7 @@
 #include <QAbstractButton>
 #include <QComboBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -204,6 +205,9 @@ private Q_SLOTS:
         QVERIFY(!wizard.currentPage()->validatePage());
         QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("Keep-the-rest weight"));
         anchor->setText(QStringLiteral("2"));
+        auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
+        QVERIFY(averaging);
+        averaging->setValue(0.9);
         wizard.next(); // "Start training"
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::RunPageId));
 
@@ -229,6 +233,7 @@ private Q_SLOTS:
         const auto stored = TrainConfig::load(run / "config.json");
         QCOMPARE(stored.sft_weight, 0.5);
         QCOMPARE(stored.anchor_weight, 2.0);
+        QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
         wizard.next();
