@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Checkpoints of a DPO run: everything a resumed run needs to continue bit for bit (adapter and
-// its average, AdamW moments and steps, the torch CPU generator, our mt19937, the data order), written into a
-// temporary folder that is renamed into place only when complete.
+// its average, AdamW moments and steps, the torch CPU generator, our mt19937, the data order),
+// written into a temporary folder that is renamed into place only when complete.
 #include "adapter/adapter_io.h"
 #include "common/atomic_file.h"
 #include "common/error.h"

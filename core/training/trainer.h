@@ -87,7 +87,8 @@ public:
     /// Writes a checkpoint of the current step (no-op when that step is already saved); returns
     /// its folder.
     std::filesystem::path save_checkpoint();
-    /// Writes the adapter (reference layout, with metadata) to `path`.
+    /// Writes the adapter's current weights (reference layout, with metadata) to `path`; with
+    /// ema_decay the run's own adapter.safetensors is their average instead.
     void save_adapter(const std::filesystem::path& path);
 
     /// Loss and accuracy over up to max_pairs pairs (0 = all), each seen `repeats` times.
