@@ -558,7 +558,7 @@ private Q_SLOTS:
         QVERIFY(!none.banned_motif_rate.has_value());
         QVERIFY(!none.banned_safe_rate.has_value());
         QCOMPARE(*none.allowed_motif_rate, 2.0 / 6.0);
-        QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics({{{7}, 0, {false, false, false, false}, 0}}, cc, cats, {}));
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics({{{7}, 0, {false, false, false, false}, 0, {}}}, cc, cats, {}));
     }
 
     void shipped_judge_reads_renders_it_never_saw()
