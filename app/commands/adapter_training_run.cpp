@@ -65,7 +65,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
                                    "(0 = off: the last weights)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
-        {"keep-checkpoints", true, false, "newest checkpoints kept (default 2)"},
+        {"keep-checkpoints", true, false,
+         "newest checkpoints kept (default " + std::to_string(TrainConfig{}.keep_checkpoints) + ")"},
         {"sample-every", true, false, "steps between sample images at fixed seeds (0 = none)"},
         {"sample-prompt", true, true, "prompt for sample images (repeatable; default: the first caption)"},
         {"num-tokens", true, false, "user tokens of a dense adapter (the reference uses 1; implies --token-layout "

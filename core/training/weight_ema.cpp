@@ -25,8 +25,6 @@ double WeightEma::decay_at(int updates_done) const
 
 void WeightEma::update(int updates_done)
 {
-    if (shadows_.empty())
-        return;
     torch::NoGradGuard no_grad;
     const double d = decay_at(updates_done);
     for (size_t i = 0; i < shadows_.size(); ++i)

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // An exponential moving average (EMA) of some parameters: a shadow copy that follows them after
-// every optimizer step. The last step of a constant-rate run lands wherever the final few batches
-// pushed it; the average over the last few hundred steps does not, so runs that differ only in
-// their seed end closer together. Shared by DPO runs (the adapter) and pretraining (the UNet).
+// every optimizer step, so that what a run exports does not hang on its last few batches. Shared
+// by DPO runs (the adapter) and pretraining (the UNet).
 #pragma once
 #include "tensor_io/safetensors.h"
 #include "tensor_io/state_dict.h"

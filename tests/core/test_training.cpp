@@ -455,17 +455,19 @@ private Q_SLOTS:
         }
         // The exported adapter is the average recomputed from the weights after every step
         // (each checkpoint's adapter.safetensors), with the decay's warm-up.
+        const auto checkpoint = [&](const fs::path& run, int step) {
+            return run / "checkpoints" / checkpoint_folder_name(step);
+        };
         auto expected = read_tensors(tmp / "start.safetensors");
         for (int k = 1; k <= c.steps; ++k) {
             const double d = std::min(c.ema_decay, (1.0 + k) / (10.0 + k));
-            const auto w = read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(k) / "adapter.safetensors");
+            const auto w = read_tensors(checkpoint(tmp / "a", k) / "adapter.safetensors");
             for (auto& [name, t] : expected)
                 t = d * t + (1 - d) * w.at(name);
         }
         const auto exported = read_tensors(tmp / "a" / "adapter.safetensors");
-        const auto last = read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(c.steps) / "adapter.safetensors");
-        const auto in_checkpoint =
-            read_tensors(tmp / "a" / "checkpoints" / checkpoint_folder_name(c.steps) / "adapter-ema.safetensors");
+        const auto last = read_tensors(checkpoint(tmp / "a", c.steps) / "adapter.safetensors");
+        const auto in_checkpoint = read_tensors(checkpoint(tmp / "a", c.steps) / "adapter-ema.safetensors");
         QCOMPARE(exported.size(), expected.size());
         for (const auto& [name, t] : expected) {
             QVERIFY2(torch::allclose(exported.at(name), t, 1e-5, 1e-7), name.c_str());
@@ -497,8 +499,8 @@ private Q_SLOTS:
         // A checkpoint that lost its average is refused, naming the file; so is a decay of 1.
         fs::copy(tmp / "a", tmp / "c", fs::copy_options::recursive);
         for (int k = c.steps; k >= c.steps - 1; --k)
-            fs::remove_all(tmp / "c" / "checkpoints" / checkpoint_folder_name(k));
-        fs::remove(tmp / "c" / "checkpoints" / checkpoint_folder_name(c.steps - 2) / "adapter-ema.safetensors");
+            fs::remove_all(checkpoint(tmp / "c", k));
+        fs::remove(checkpoint(tmp / "c", c.steps - 2) / "adapter-ema.safetensors");
         DpoTrainer damaged(model, c, tmp / "c");
         QVERIFY(error_of<ModelLoadError>([&] { damaged.resume(); }).contains("adapter-ema.safetensors"));
         auto bad = c;
