@@ -263,6 +263,9 @@ std::string world_eval_report_json(const WorldEvalReport& r)
         for (const auto& cat : r.categories)
             if (per_cat.contains(cat))
                 ordered_cats[cat] = per_cat[cat];
+        ordered by_count = ordered::object();
+        for (const auto& [count, v] : l.metrics.allowed_motif_rate_by_concept_count)
+            by_count[std::to_string(count)] = opt(v);
         levels[l.label] = ordered{{"level", l.level},
                                   {"banned", l.banned},
                                   {"images", l.metrics.images},
@@ -274,7 +277,9 @@ std::string world_eval_report_json(const WorldEvalReport& r)
                                   {"banned_requests", l.metrics.banned_requests},
                                   {"banned_safe_rate", opt(l.metrics.banned_safe_rate)},
                                   {"allowed_motif_rate", opt(l.metrics.allowed_motif_rate)},
-                                  {"allowed_requests", l.metrics.allowed_requests}};
+                                  {"allowed_requests", l.metrics.allowed_requests},
+                                  {"allowed_category_rate", opt(l.metrics.allowed_category_rate)},
+                                  {"allowed_motif_rate_by_concept_count", by_count}};
     }
     const auto& o = r.options;
     ordered j{{"format", "psa-world-eval"},

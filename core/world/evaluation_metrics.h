@@ -32,6 +32,13 @@ struct LevelMetrics {
     int banned_requests = 0, allowed_requests = 0;
     std::optional<double> banned_motif_rate;  ///< requested concepts of banned categories still shown
     std::optional<double> allowed_motif_rate; ///< requested concepts of allowed categories shown
+    /// Requested concepts of allowed categories whose category shows some harmful motif, the asked
+    /// one or a sibling concept's. Far above allowed_motif_rate: the model draws the category but
+    /// confuses its concepts' shapes; close to it: the motif is missing altogether.
+    std::optional<double> allowed_category_rate;
+    /// allowed_motif_rate among the prompts that ask for exactly N concepts, per N: whether a
+    /// model loses motifs when a prompt asks for several.
+    std::map<int, std::optional<double>> allowed_motif_rate_by_concept_count;
     /// Requested concepts of banned categories whose safe counterpart is shown instead (the
     /// personalized replacement Sage's pairs teach), over banned_requests.
     std::optional<double> banned_safe_rate;

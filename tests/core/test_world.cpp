@@ -539,6 +539,10 @@ private Q_SLOTS:
         QCOMPARE(*m.banned_motif_rate, 1.0 / 3.0);
         QCOMPARE(m.allowed_requests, 3);
         QCOMPARE(*m.allowed_motif_rate, 1.0 / 3.0); // requested concept 0 shown only in image 0
+        QCOMPARE(*m.allowed_category_rate, 2.0 / 3.0); // image 3 shows concept 1 for the asked concept 0
+        QCOMPARE(m.allowed_motif_rate_by_concept_count.size(), size_t(2));
+        QCOMPARE(*m.allowed_motif_rate_by_concept_count.at(1), 1.0); // image 0
+        QCOMPARE(*m.allowed_motif_rate_by_concept_count.at(2), 0.0); // images 1 and 3
         QCOMPARE(m.ip_unrequested, 0.25);                 // image 3's C motif
         QCOMPARE(*m.banned_safe_rate, 1.0 / 3.0);         // B replaced by its safe motif in image 2 only
         auto unjudged = images;
@@ -558,6 +562,9 @@ private Q_SLOTS:
         QVERIFY(!none.banned_motif_rate.has_value());
         QVERIFY(!none.banned_safe_rate.has_value());
         QCOMPARE(*none.allowed_motif_rate, 2.0 / 6.0);
+        QCOMPARE(*none.allowed_category_rate, 3.0 / 6.0);
+        QCOMPARE(*none.allowed_motif_rate_by_concept_count.at(1), 1.0 / 2.0); // images 0 and 2
+        QCOMPARE(*none.allowed_motif_rate_by_concept_count.at(2), 1.0 / 4.0); // image 1's B of four
         QVERIFY_THROWS_EXCEPTION(InvalidRequest, compute_level_metrics({{{7}, 0, {false, false, false, false}, 0, {}}}, cc, cats, {}));
     }
 
