@@ -148,7 +148,8 @@ DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& 
                                        "no checkpoint of the text encoder and UNet: run --stage unet first"));
     DemoExport result;
     result.folder = out;
-    fs::create_directories(out.parent_path());
+    if (out.has_parent_path()) // a bare folder name (`--export-to model`) lives in the working folder
+        fs::create_directories(out.parent_path());
     const auto tmp = temporary_sibling(out);
     fs::remove_all(tmp);
     for (const char* f : kArchFiles)

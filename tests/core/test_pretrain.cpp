@@ -664,6 +664,17 @@ private Q_SLOTS:
         QCOMPARE(result.images[0].image.height, 16);
         // Exporting again replaces the folder atomically.
         QCOMPARE(export_demo_model(r.run, {}, job).bytes, e.bytes);
+        // A bare folder name is relative to the working folder (`--export-to model`).
+        struct WorkingFolder {
+            fs::path before = fs::current_path();
+            explicit WorkingFolder(const fs::path& p) { fs::current_path(p); }
+            ~WorkingFolder() { fs::current_path(before); }
+        };
+        {
+            WorkingFolder in(r.tmp.path());
+            QCOMPARE(export_demo_model(r.run, "bare", job).bytes, e.bytes);
+        }
+        QVERIFY(fs::is_regular_file(r.tmp / "bare" / "unet" / "diffusion_pytorch_model.safetensors"));
     }
 
     // The decoder stage trains the decoder side only: the encoder (and so the latent space the UNet
