@@ -136,6 +136,7 @@ DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& 
 {
     if (out.empty())
         out = run_dir / "model";
+    out = fs::absolute(out); // a bare name (`--export-to model`) has no parent folder to create or rename in
     const auto arch = run_dir / "arch";
     const auto vae_weights = run_dir / "vae" / "final" / "diffusion_pytorch_model.safetensors";
     if (!fs::is_regular_file(run_dir / "tokenizer" / "vocab.json"))
@@ -148,8 +149,7 @@ DemoExport export_demo_model(const fs::path& run_dir, fs::path out, JobControl& 
                                        "no checkpoint of the text encoder and UNet: run --stage unet first"));
     DemoExport result;
     result.folder = out;
-    if (out.has_parent_path()) // a bare folder name (`--export-to model`) lives in the working folder
-        fs::create_directories(out.parent_path());
+    fs::create_directories(out.parent_path());
     const auto tmp = temporary_sibling(out);
     fs::remove_all(tmp);
     for (const char* f : kArchFiles)
