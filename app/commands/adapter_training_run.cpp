@@ -58,6 +58,9 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"sft-weight", true, false, "weight of the chosen image's denoising error added to the DPO loss (0 = pure DPO)"},
         {"anchor-weight", true, false, "weight of the policy's distance from the reference where the pair's images "
                                        "agree (0 = off)"},
+        {"anchor-scope", true, false, "where the anchor holds: agreement (the cells where the pair's images agree), "
+                                      "or allowed (also the whole of both images where the user allows the pair's "
+                                      "category; needs each line's category)"},
         {"counterpart-weight", true, false, "weight of the chosen image's denoising error where the pair's images "
                                             "differ: the safe counterpart a banned concept becomes (0 = off)"},
         {"counterpart-pairs", true, false, "pairs the counterpart term covers: all, or banned (those whose user bans "
@@ -115,6 +118,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.beta_dpo = cl.get_double("beta", c.beta_dpo);
     c.sft_weight = cl.get_double("sft-weight", c.sft_weight);
     c.anchor_weight = cl.get_double("anchor-weight", c.anchor_weight);
+    c.anchor_scope = cl.get("anchor-scope", c.anchor_scope);
     c.counterpart_weight = cl.get_double("counterpart-weight", c.counterpart_weight);
     c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
     c.ema_decay = cl.get_double("ema-decay", c.ema_decay);

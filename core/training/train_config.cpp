@@ -38,6 +38,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("beta_dpo", c.beta_dpo);
     v("sft_weight", c.sft_weight);
     v("anchor_weight", c.anchor_weight);
+    v("anchor_scope", c.anchor_scope);
     v("counterpart_weight", c.counterpart_weight);
     v("counterpart_pairs", c.counterpart_pairs);
     v("resolution", c.resolution);
@@ -86,6 +87,8 @@ void TrainConfig::validate() const
     need(beta_dpo > 0, "beta", std::to_string(beta_dpo) + " must be positive (the reference uses 5000)");
     need(sft_weight >= 0, "sft_weight", std::to_string(sft_weight) + " must not be negative (0 = pure DPO)");
     need(anchor_weight >= 0, "anchor_weight", std::to_string(anchor_weight) + " must not be negative (0 = off)");
+    need(anchor_scope == kAnchorAgreement || anchor_scope == kAnchorAllowedWhole, "anchor_scope",
+         "\"" + anchor_scope + "\" is neither " + kAnchorAgreement + " nor " + kAnchorAllowedWhole);
     need(counterpart_weight >= 0, "counterpart_weight",
          std::to_string(counterpart_weight) + " must not be negative (0 = off)");
     need(counterpart_pairs == kCounterpartAllPairs || counterpart_pairs == kCounterpartBannedPairs,

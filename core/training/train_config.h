@@ -14,6 +14,10 @@ namespace psa {
 /// TrainConfig::counterpart_pairs: every pair, or only those whose user bans the pair's category.
 inline constexpr const char* kCounterpartAllPairs = "all";
 inline constexpr const char* kCounterpartBannedPairs = "banned";
+/// TrainConfig::anchor_scope: the cells where the pair's images agree, or those plus the whole of
+/// both images of every pair whose user allows the pair's category.
+inline constexpr const char* kAnchorAgreement = "agreement";
+inline constexpr const char* kAnchorAllowedWhole = "allowed";
 
 /// Defaults are the reference SD 1.5 recipe where it applies (beta_dpo 5000, grad clip 1.0, 20 %
 /// empty captions, AdamW lr 5e-6 with 500 warmup steps at 192 pairs per step); our additions are
@@ -49,6 +53,12 @@ struct TrainConfig {
     /// Weight of the anchor term (training/anchor_loss.h): the policy's squared difference from the
     /// reference where the pair's two images agree (0: off, the reference's pure DPO).
     double anchor_weight = 0.0;
+    /// Where the anchor holds: "agreement" (the cells where the pair's images agree), or "allowed":
+    /// those, and the whole of both images where the user allows the pair's category. There DPO
+    /// asks the adapter to keep a motif the base already draws, a request the base meets without
+    /// it; holding such pairs to the reference everywhere keeps a banned category's tokens from
+    /// taking the allowed motifs with them. "allowed" needs each line's "category".
+    std::string anchor_scope = kAnchorAgreement;
     /// Weight of the chosen image's denoising error over the cells where the pair differs (the
     /// concept's place; training/anchor_loss.h): what the chosen image draws there, the safe
     /// counterpart when the user bans the concept. DPO only pushes away from the rejected image,
@@ -63,6 +73,10 @@ struct TrainConfig {
     {
         return counterpart_weight > 0 && counterpart_pairs == kCounterpartBannedPairs;
     }
+    /// The anchor term is on and also covers the whole of the allowed pairs.
+    bool anchor_on_allowed_pairs() const { return anchor_weight > 0 && anchor_scope == kAnchorAllowedWhole; }
+    /// Some term needs to know, per pair, whether its user bans the pair's category.
+    bool needs_pair_categories() const { return counterpart_on_banned_pairs() || anchor_on_allowed_pairs(); }
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

@@ -91,13 +91,13 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     const auto without_category = [](const PreferencePair& p) { return !p.user_bans_category; };
     const auto& pairs = data.pairs();
     if (const auto first = std::find_if(pairs.begin(), pairs.end(), without_category);
-        c.counterpart_on_banned_pairs() && first != pairs.end()) {
+        c.needs_pair_categories() && first != pairs.end()) {
         const std::string what = first->category.empty() ? "no \"category\"" : "\"" + first->category + "\"";
         throw ConfigError(path_message(data.metadata_path().string(),
                                        std::to_string(std::count_if(pairs.begin(), pairs.end(), without_category)) +
                                            " pairs name no category of the set (first: line " +
                                            std::to_string(first->line) + ", " + what +
-                                           "); the counterpart term on banned pairs needs each pair's category"));
+                                           "); the counterpart term on banned pairs and the anchor on allowed pairs need each pair's category"));
     }
     std::vector<at::Tensor> rows;
     for (const auto& id : data.user_order()) {

@@ -379,6 +379,40 @@ private Q_SLOTS:
         QVERIFY(any_differs);
     }
 
+    // The anchor's "allowed" scope: also the whole image of the pairs whose user allows the
+    // category; it needs each pair's category and trains a different adapter than "agreement".
+    void anchor_on_allowed_pairs_needs_each_pairs_category()
+    {
+        TrainConfig bad;
+        bad.anchor_scope = "everywhere";
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("anchor_scope"));
+        test::TempDir tmp;
+        write_pair_set(tmp / "plain", 1); // no "category" on its lines
+        auto c = small_config(tmp / "plain");
+        c.steps = 2;
+        c.anchor_weight = 1;
+        c.anchor_scope = "allowed";
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").anchor_scope, std::string("allowed"));
+        const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
+        QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
+        write_pair_set(tmp / "named", 1, "Violence");
+        c.data_dir = (tmp / "named").string();
+        JobControl job;
+        auto model = tiny_model();
+        DpoTrainer allowed_whole(model, c, tmp / "allowed");
+        QCOMPARE(allowed_whole.train(job).outcome, Outcome::Completed);
+        c.anchor_scope = "agreement";
+        DpoTrainer agreement_only(model, c, tmp / "agreement");
+        QCOMPARE(agreement_only.train(job).outcome, Outcome::Completed);
+        // Same seed and data: half the users allow Violence, and only their pairs' terms differ.
+        const auto a = read_tensors(tmp / "allowed" / "adapter.safetensors");
+        const auto b = read_tensors(tmp / "agreement" / "adapter.safetensors");
+        bool any_differs = false;
+        for (const auto& [name, t] : a)
+            any_differs = any_differs || !torch::equal(t, b.at(name));
+        QVERIFY(any_differs);
+    }
+
     // ---- resume, checkpoints ----
 
     void resumed_run_is_bit_identical()
