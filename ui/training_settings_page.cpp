@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -87,6 +88,12 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
            tr("Holds the model where a pair's two images agree, so that the adapter changes only the "
               "content in question and keeps scene and subject; 0 is the paper's pure DPO, the demo "
               "adapter used 10."));
+    m_anchorAllowed = new QCheckBox(tr("also where the person allows the content"));
+    m_anchorAllowed->setObjectName(QStringLiteral("anchor_allowed"));
+    addRow(tr("Keep allowed content:"), m_anchorAllowed,
+           tr("Holds the whole picture where a pair's person allows its category, so that banning one "
+              "category does not take allowed content with it. Needs a \"category\" on each line of "
+              "the data."));
     m_tokens = new QComboBox;
     m_tokens->setObjectName(QStringLiteral("user_tokens"));
     m_tokens->addItem(tr("one per category"), QString::fromLatin1(psa::kPerCategoryTokens));
@@ -227,6 +234,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_beta->setText(number(c.beta_dpo));
     m_sft->setText(number(c.sft_weight));
     m_anchor->setText(number(c.anchor_weight));
+    m_anchorAllowed->setChecked(c.anchor_scope == psa::kAnchorAllowedWhole);
     selectTokens(c);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
@@ -266,6 +274,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.beta_dpo = *beta;
     c.sft_weight = *sft;
     c.anchor_weight = *anchor;
+    c.anchor_scope = m_anchorAllowed->isChecked() ? psa::kAnchorAllowedWhole : psa::kAnchorAgreement;
     const QString tokens = m_tokens->currentData().toString();
     if (tokens == QLatin1String(psa::kPerCategoryTokens)) {
         c.token_layout = psa::kPerCategoryTokens;

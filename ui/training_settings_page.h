@@ -55,6 +55,7 @@ private:
     QLineEdit* m_beta = nullptr;
     QLineEdit* m_sft = nullptr;
     QLineEdit* m_anchor = nullptr;
+    QCheckBox* m_anchorAllowed = nullptr; // anchor_scope: "allowed" when checked
     QComboBox* m_tokens = nullptr; // data: "per-category" or the dense token count
     QLabel* m_tokensNote = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;

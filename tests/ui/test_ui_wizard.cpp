@@ -15,6 +15,7 @@
 #include "training/train_config.h"
 
 #include <QAbstractButton>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -94,6 +95,7 @@ void writeSplit(const fs::path& dir)
                              {"chosen", child ? plain : block},
                              {"rejected", child ? block : plain},
                              {"caption", QStringLiteral("a street scene, variant %1").arg(v)},
+                             {"category", "Violence"}, // the block; the keep-allowed anchor reads it
                              {"user_data", user}};
             out << QJsonDocument(line).toJson(QJsonDocument::Compact).toStdString() << "\n";
         }
@@ -205,6 +207,9 @@ private Q_SLOTS:
         QVERIFY(!wizard.currentPage()->validatePage());
         QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("Keep-the-rest weight"));
         anchor->setText(QStringLiteral("2"));
+        auto* keepAllowed = wizard.findChild<QCheckBox*>("anchor_allowed");
+        QVERIFY(keepAllowed && !keepAllowed->isChecked()); // off by default: the agreement cells only
+        keepAllowed->setChecked(true);
         auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
         QVERIFY(averaging);
         averaging->setValue(0.9);
@@ -233,6 +238,7 @@ private Q_SLOTS:
         const auto stored = TrainConfig::load(run / "config.json");
         QCOMPARE(stored.sft_weight, 0.5);
         QCOMPARE(stored.anchor_weight, 2.0);
+        QCOMPARE(stored.anchor_scope, std::string(kAnchorAllowedWhole));
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
