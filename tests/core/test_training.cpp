@@ -170,6 +170,41 @@ QString error_of(F&& f)
     return {};
 }
 
+// A loss term that reads whether each pair's user bans the pair's category (`reads`'s settings;
+// only the loss fields of both configs are used): a pair set without "category" is refused,
+// naming the file and line; with one it trains, and to another adapter than `other`, the same
+// run without that reading (same seed and data: half the users allow Violence).
+void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfig& other)
+{
+    test::TempDir tmp;
+    write_pair_set(tmp / "plain", 1); // no "category" on its lines
+    const auto with_losses = [](TrainConfig c, const TrainConfig& losses) {
+        c.steps = 2;
+        c.anchor_weight = losses.anchor_weight;
+        c.anchor_scope = losses.anchor_scope;
+        c.counterpart_weight = losses.counterpart_weight;
+        c.counterpart_pairs = losses.counterpart_pairs;
+        return c;
+    };
+    auto c = with_losses(small_config(tmp / "plain"), reads);
+    const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
+    QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
+    write_pair_set(tmp / "named", 1, "Violence");
+    c = with_losses(small_config(tmp / "named"), reads);
+    JobControl job;
+    auto model = tiny_model();
+    DpoTrainer reading(model, c, tmp / "reads");
+    QCOMPARE(reading.train(job).outcome, Outcome::Completed);
+    DpoTrainer not_reading(model, with_losses(small_config(tmp / "named"), other), tmp / "other");
+    QCOMPARE(not_reading.train(job).outcome, Outcome::Completed);
+    const auto a = read_tensors(tmp / "reads" / "adapter.safetensors");
+    const auto b = read_tensors(tmp / "other" / "adapter.safetensors");
+    bool any_differs = false;
+    for (const auto& [name, t] : a)
+        any_differs = any_differs || !torch::equal(t, b.at(name));
+    QVERIFY(any_differs);
+}
+
 } // namespace
 
 class TestTraining : public QObject {
@@ -353,30 +388,12 @@ private Q_SLOTS:
 
     void counterpart_on_banned_pairs_needs_each_pairs_category()
     {
-        test::TempDir tmp;
-        write_pair_set(tmp / "plain", 1); // no "category" on its lines
-        auto c = small_config(tmp / "plain");
-        c.steps = 2;
-        c.counterpart_weight = 1;
-        c.counterpart_pairs = "banned";
-        const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
-        QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
-        write_pair_set(tmp / "named", 1, "Violence");
-        c.data_dir = (tmp / "named").string();
-        JobControl job;
-        auto model = tiny_model();
-        DpoTrainer banned_only(model, c, tmp / "banned");
-        QCOMPARE(banned_only.train(job).outcome, Outcome::Completed);
-        c.counterpart_pairs = "all";
-        DpoTrainer every_pair(model, c, tmp / "all");
-        QCOMPARE(every_pair.train(job).outcome, Outcome::Completed);
-        // Same seed and data: only the pairs the term covers differ (half the users allow Violence).
-        const auto a = read_tensors(tmp / "banned" / "adapter.safetensors");
-        const auto b = read_tensors(tmp / "all" / "adapter.safetensors");
-        bool any_differs = false;
-        for (const auto& [name, t] : a)
-            any_differs = any_differs || !torch::equal(t, b.at(name));
-        QVERIFY(any_differs);
+        TrainConfig banned_only;
+        banned_only.counterpart_weight = 1;
+        banned_only.counterpart_pairs = "banned";
+        auto every_pair = banned_only;
+        every_pair.counterpart_pairs = "all";
+        check_term_that_reads_categories(banned_only, every_pair);
     }
 
     // The anchor's "allowed" scope: also the whole image of the pairs whose user allows the
@@ -386,31 +403,13 @@ private Q_SLOTS:
         TrainConfig bad;
         bad.anchor_scope = "everywhere";
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("anchor_scope"));
-        test::TempDir tmp;
-        write_pair_set(tmp / "plain", 1); // no "category" on its lines
-        auto c = small_config(tmp / "plain");
-        c.steps = 2;
-        c.anchor_weight = 1;
-        c.anchor_scope = "allowed";
-        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").anchor_scope, std::string("allowed"));
-        const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
-        QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
-        write_pair_set(tmp / "named", 1, "Violence");
-        c.data_dir = (tmp / "named").string();
-        JobControl job;
-        auto model = tiny_model();
-        DpoTrainer allowed_whole(model, c, tmp / "allowed");
-        QCOMPARE(allowed_whole.train(job).outcome, Outcome::Completed);
-        c.anchor_scope = "agreement";
-        DpoTrainer agreement_only(model, c, tmp / "agreement");
-        QCOMPARE(agreement_only.train(job).outcome, Outcome::Completed);
-        // Same seed and data: half the users allow Violence, and only their pairs' terms differ.
-        const auto a = read_tensors(tmp / "allowed" / "adapter.safetensors");
-        const auto b = read_tensors(tmp / "agreement" / "adapter.safetensors");
-        bool any_differs = false;
-        for (const auto& [name, t] : a)
-            any_differs = any_differs || !torch::equal(t, b.at(name));
-        QVERIFY(any_differs);
+        TrainConfig allowed_whole;
+        allowed_whole.anchor_weight = 1;
+        allowed_whole.anchor_scope = "allowed";
+        QCOMPARE(TrainConfig::from_json(allowed_whole.to_json(), "test").anchor_scope, std::string("allowed"));
+        auto agreement_only = allowed_whole;
+        agreement_only.anchor_scope = "agreement";
+        check_term_that_reads_categories(allowed_whole, agreement_only);
     }
 
     // ---- resume, checkpoints ----
