@@ -33,12 +33,19 @@ at::Tensor masked_sample_mse(const at::Tensor& a, const at::Tensor& b, const at:
 
 } // namespace
 
-at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement)
+at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement,
+                        const at::Tensor& whole_rows)
 {
     TORCH_CHECK(model_pred.sizes() == ref_pred.sizes() && model_pred.size(0) == 2 * agreement.size(0),
                 "anchored_mse: predictions [2B, C, h, w] and an agreement mask [B, 1, h, w], got ",
                 model_pred.sizes(), ", ", ref_pred.sizes(), ", ", agreement.sizes());
-    return masked_sample_mse(model_pred, ref_pred.detach(), torch::cat({agreement, agreement}));
+    auto held = agreement.to(torch::kFloat);
+    if (whole_rows.defined()) {
+        TORCH_CHECK(whole_rows.numel() == agreement.size(0), "anchored_mse: ", agreement.size(0), " pairs but ",
+                    whole_rows.numel(), " row flags");
+        held = torch::max(held, whole_rows.to(held.device(), torch::kFloat).view({-1, 1, 1, 1}).expand_as(held));
+    }
+    return masked_sample_mse(model_pred, ref_pred.detach(), torch::cat({held, held}));
 }
 
 at::Tensor counterpart_mse(const at::Tensor& model_pred, const at::Tensor& target, const at::Tensor& agreement,

@@ -18,7 +18,10 @@ at::Tensor pair_agreement_mask(const at::Tensor& mean_w, const at::Tensor& mean_
 /// Mean over the 2B samples of the squared policy-reference difference averaged over the agreed
 /// cells (every channel), zero for a sample with no agreed cell. model_pred, ref_pred:
 /// [2B, C, h, w] as [winning; losing]; agreement: [B, 1, h, w], used for both halves.
-at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement);
+/// whole_rows: [B] of 0/1, pairs held over the whole image instead (TrainConfig::anchor_scope
+/// "allowed"), or undefined for none.
+at::Tensor anchored_mse(const at::Tensor& model_pred, const at::Tensor& ref_pred, const at::Tensor& agreement,
+                        const at::Tensor& whole_rows = {});
 
 /// Mean over the B pairs of the chosen half's squared error against `target` averaged over the
 /// cells where the pair differs (1 - agreement, every channel), zero for a pair that agrees

@@ -125,27 +125,20 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
     if (config.anchor_weight > 0 || config.counterpart_weight > 0) {
         const auto means = m.chunk(2); // [B, C, h, w] each: the chosen, then the rejected images
         mb.agreement = pair_agreement_mask(means[0], means[1]);
-        mb.anchor_mask = mb.agreement;
     }
-    if (config.anchor_on_allowed_pairs()) {
-        // A pair whose user allows its category is held to the reference over the whole image.
-        std::vector<float> allowed;
-        for (int64_t i = 0; i < b; ++i) {
-            const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
-            allowed.push_back(p.user_bans_category.value_or(true) ? 0.0f : 1.0f);
-        }
-        const auto rows = torch::tensor(allowed, torch::kFloat).to(device).view({-1, 1, 1, 1});
-        mb.anchor_mask = torch::max(mb.agreement, rows.expand_as(mb.agreement));
-    }
-    if (config.counterpart_on_banned_pairs()) {
-        // Only pairs whose user bans the category: there the chosen image is the safe one.
+    // [B] 0/1 per pair: whether its user bans the pair's category (`bans`) or allows it.
+    const auto rows_where_user = [&](bool bans) {
         std::vector<float> rows;
         for (int64_t i = 0; i < b; ++i) {
             const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
-            rows.push_back(p.user_bans_category.value_or(false) ? 1.0f : 0.0f);
+            rows.push_back(p.user_bans_category == bans ? 1.0f : 0.0f);
         }
-        mb.counterpart_rows = torch::tensor(rows, torch::kFloat).to(device);
-    }
+        return torch::tensor(rows, torch::kFloat).to(device);
+    };
+    if (config.anchor_on_allowed_pairs())
+        mb.anchor_whole_rows = rows_where_user(false); // held to the reference over the whole image
+    if (config.counterpart_on_banned_pairs())
+        mb.counterpart_rows = rows_where_user(true); // there the chosen image is the safe one
     const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
     mb.noise = torch::cat({noise, noise});
     const auto t = torch::randint(0, alphas_cumprod.size(0), {b}, gen, torch::kLong);
@@ -198,8 +191,9 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         unet->set_attention_hook(nullptr);
     }
     auto terms = dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
-    if (mb.anchor_mask.defined() && config.anchor_weight > 0)
-        terms.loss = terms.loss + config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.anchor_mask);
+    if (mb.agreement.defined() && config.anchor_weight > 0)
+        terms.loss = terms.loss +
+                     config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.agreement, mb.anchor_whole_rows);
     if (mb.agreement.defined() && config.counterpart_weight > 0)
         terms.loss = terms.loss + config.counterpart_weight *
                                       counterpart_mse(model_pred, target, mb.agreement, mb.counterpart_rows);

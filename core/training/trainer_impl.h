@@ -27,7 +27,7 @@ namespace psa {
 struct DpoMicroBatch {
     at::Tensor latents;    // [2B, C, h, w] float32, scaled by the VAE's scaling_factor
     at::Tensor agreement;  // [B, 1, h, w] where the pair's images agree (anchor term), or undefined
-    at::Tensor anchor_mask; // [B, 1, h, w] the cells the anchor term holds, or undefined
+    at::Tensor anchor_whole_rows; // [B] float 0/1: pairs the anchor holds over the whole image, or undefined
     at::Tensor counterpart_rows; // [B] float 0/1: pairs the counterpart term covers, or undefined (all)
     at::Tensor noise;      // [2B, C, h, w], one sample per pair, repeated for both halves
     at::Tensor timesteps;  // [2B] int64, one per pair, repeated

@@ -343,6 +343,11 @@ private Q_SLOTS:
         // Sample 0 sees error 1 on its 27 agreed cells; the others see none: mean (1 + 0 + 0 + 0) / 4.
         QCOMPARE(anchored_mse(model, ref, agree).item<double>(), 0.25);
         QCOMPARE(anchored_mse(ref, ref, agree).item<double>(), 0.0);
+        // Row flags: pair 0 held over the whole image adds its difference cell, (35 * 1 + 4) / 36;
+        // pair 1 agreed everywhere already.
+        const double whole0 = anchored_mse(model, ref, agree, torch::tensor({1.0f, 0.0f})).item<double>();
+        QVERIFY2(std::abs(whole0 - (39.0 / 36.0) / 4.0) < 1e-6, qPrintable(QString::number(whole0)));
+        QCOMPARE(anchored_mse(model, ref, agree, torch::tensor({0.0f, 1.0f})).item<double>(), 0.25);
         auto bad = TrainConfig();
         bad.anchor_weight = -1;
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("anchor_weight"));
