@@ -65,6 +65,9 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                             "differ: the safe counterpart a banned concept becomes (0 = off)"},
         {"counterpart-pairs", true, false, "pairs the counterpart term covers: all, or banned (those whose user bans "
                                            "the pair's category; needs each line's category)"},
+        {"ban-mixing", true, false, "probability per pair that the other categories' bans come from another user "
+                                    "of the set, so that each category's token learns alone (per-category tokens; "
+                                    "needs each line's category; 0 = off)"},
         {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
                                    "(0 = off: the last weights)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
@@ -121,6 +124,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.anchor_scope = cl.get("anchor-scope", c.anchor_scope);
     c.counterpart_weight = cl.get_double("counterpart-weight", c.counterpart_weight);
     c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
+    c.ban_mixing = cl.get_double("ban-mixing", c.ban_mixing);
     c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);
     c.keep_checkpoints = cl.get_int("keep-checkpoints", c.keep_checkpoints);

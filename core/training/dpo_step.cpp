@@ -5,6 +5,7 @@
 #include "pipeline/prompt_encoding.h"
 #include "tensor_io/image_tensor.h"
 #include "training/anchor_loss.h"
+#include "training/ban_mixing.h"
 #include "training/image_preprocess.h"
 #include "training/shuffled_order.h"
 #include "training/trainer_impl.h"
@@ -116,6 +117,21 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
         text.push_back(text_embedding(drop_caption[static_cast<size_t>(i)] ? std::string() : p.caption));
         users.push_back(user_table[user_row.at(p.user_id)]);
         null_user.push_back(drop_user[static_cast<size_t>(i)] ? 1 : 0);
+    }
+    if (config.ban_mixing > 0) {
+        // Drawn only when on, so that runs without it keep their draw order.
+        const auto mix = torch::rand({b}, gen);
+        const auto donors = torch::randint(0, user_table.size(0), {b}, gen, torch::kLong);
+        const auto categories = static_cast<int64_t>(data->categories().size());
+        for (int64_t i = 0; i < b; ++i) {
+            if (mix[i].item<double>() >= config.ban_mixing)
+                continue;
+            const auto& p = data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)]));
+            const auto own_category = data->categories().index_of(p.category);
+            users[static_cast<size_t>(i)] = mix_other_bans(users[static_cast<size_t>(i)],
+                                                           user_table[donors[i].item<int64_t>()], own_category,
+                                                           categories);
+        }
     }
     DpoMicroBatch mb;
     const auto m = torch::cat(mean), s = torch::cat(std_); // [2B, C, h, w]

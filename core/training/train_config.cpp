@@ -41,6 +41,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("anchor_scope", c.anchor_scope);
     v("counterpart_weight", c.counterpart_weight);
     v("counterpart_pairs", c.counterpart_pairs);
+    v("ban_mixing", c.ban_mixing);
     v("resolution", c.resolution);
     v("random_flip", c.random_flip);
     v("caption_dropout", c.caption_dropout);
@@ -94,6 +95,11 @@ void TrainConfig::validate() const
     need(counterpart_pairs == kCounterpartAllPairs || counterpart_pairs == kCounterpartBannedPairs,
          "counterpart_pairs",
          "\"" + counterpart_pairs + "\" is neither " + kCounterpartAllPairs + " nor " + kCounterpartBannedPairs);
+    need(ban_mixing >= 0 && ban_mixing <= 1, "ban_mixing",
+         std::to_string(ban_mixing) + " is not a probability in [0, 1] (0 = off)");
+    need(ban_mixing == 0 || token_layout == kPerCategoryTokens, "ban_mixing",
+         "needs per-category user tokens: a dense token reads the whole profile, whose attributes "
+         "would then disagree with the mixed bans");
     need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");

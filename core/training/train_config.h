@@ -75,8 +75,17 @@ struct TrainConfig {
     }
     /// The anchor term is on and also covers the whole of the allowed pairs.
     bool anchor_on_allowed_pairs() const { return anchor_weight > 0 && anchor_scope == kAnchorAllowedWhole; }
+    /// Probability per pair that the ban strengths of the categories other than the pair's come from
+    /// another user of the set (training/ban_mixing.h): the label and the ban rates stay, the blocks
+    /// in which users ban categories go, so that each category's token learns its own effect. Only
+    /// the per-category layout reads nothing but bans; it needs each line's "category" (0: off).
+    double ban_mixing = 0.0;
+
     /// Some term needs to know, per pair, whether its user bans the pair's category.
-    bool needs_pair_categories() const { return counterpart_on_banned_pairs() || anchor_on_allowed_pairs(); }
+    bool needs_pair_categories() const
+    {
+        return counterpart_on_banned_pairs() || anchor_on_allowed_pairs() || ban_mixing > 0;
+    }
 
     // ---- data ----
     int resolution = 0;             ///< square training size in pixels; 0 = the model's default

@@ -97,7 +97,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
                                        std::to_string(std::count_if(pairs.begin(), pairs.end(), without_category)) +
                                            " pairs name no category of the set (first: line " +
                                            std::to_string(first->line) + ", " + what +
-                                           "); the counterpart term on banned pairs and the anchor on allowed pairs need each pair's category"));
+                                           "); the counterpart term on banned pairs, the anchor on allowed pairs and ban mixing "
+                                           "need each pair's category"));
     }
     std::vector<at::Tensor> rows;
     for (const auto& id : data.user_order()) {

@@ -15,6 +15,7 @@
 #include "tensor_io/image_tensor.h"
 #include "tensor_io/safetensors.h"
 #include "training/anchor_loss.h"
+#include "training/ban_mixing.h"
 #include "training/checkpoint_folder.h"
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
@@ -170,8 +171,8 @@ QString error_of(F&& f)
     return {};
 }
 
-// A loss term that reads whether each pair's user bans the pair's category (`reads`'s settings;
-// only the loss fields of both configs are used): a pair set without "category" is refused,
+// A term that reads whether each pair's user bans the pair's category (`reads`'s settings; only
+// the loss fields, ban mixing and the token layout of both configs are used): a pair set without "category" is refused,
 // naming the file and line; with one it trains, and to another adapter than `other`, the same
 // run without that reading (same seed and data: half the users allow Violence).
 void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfig& other)
@@ -184,6 +185,8 @@ void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfi
         c.anchor_scope = losses.anchor_scope;
         c.counterpart_weight = losses.counterpart_weight;
         c.counterpart_pairs = losses.counterpart_pairs;
+        c.ban_mixing = losses.ban_mixing;
+        c.token_layout = losses.token_layout;
         return c;
     };
     auto c = with_losses(small_config(tmp / "plain"), reads);
@@ -415,6 +418,41 @@ private Q_SLOTS:
         auto agreement_only = allowed_whole;
         agreement_only.anchor_scope = "agreement";
         check_term_that_reads_categories(allowed_whole, agreement_only);
+    }
+
+    // Ban mixing: the other categories' bans come from a donor, the pair's own stays, and so do the
+    // attributes; a row that cannot hold the categories is refused.
+    void ban_mixing_keeps_the_pairs_own_ban()
+    {
+        const auto own = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 0.42f});
+        const auto donor = torch::tensor({0.0f, 1.0f, 0.0f, 1.0f, 0.9f});
+        const auto mixed = mix_other_bans(own, donor, 2, 4);
+        QVERIFY(torch::equal(mixed, torch::tensor({0.0f, 1.0f, 1.0f, 1.0f, 0.42f})));
+        QVERIFY(torch::equal(own, torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 0.42f}))); // inputs untouched
+        QVERIFY(error_of<InvalidRequest>([&] { mix_other_bans(own, donor, 4, 4); }).contains("category 4 of 4"));
+        QVERIFY(error_of<InvalidRequest>([&] { mix_other_bans(own, donor, 0, 6); }).contains("5"));
+    }
+
+    // It is a probability, only for per-category tokens, round-trips, needs each pair's category,
+    // and trains a different adapter than the same run whose coins never mix.
+    void ban_mixing_needs_per_category_tokens_and_categories()
+    {
+        TrainConfig bad;
+        bad.token_layout = kPerCategoryTokens;
+        bad.ban_mixing = 1.5;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("ban_mixing"));
+        bad.ban_mixing = 0.5;
+        bad.token_layout = kDenseTokens;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("per-category"));
+        TrainConfig mixing;
+        mixing.token_layout = kPerCategoryTokens;
+        mixing.ban_mixing = 1;
+        QCOMPARE(TrainConfig::from_json(mixing.to_json(), "test").ban_mixing, 1.0);
+        // Mixing draws its coins from the run's generator; a probability that never fires keeps
+        // those draws, so the two runs differ only in the mixed rows.
+        auto unmixed = mixing;
+        unmixed.ban_mixing = 1e-12;
+        check_term_that_reads_categories(mixing, unmixed);
     }
 
     // ---- resume, checkpoints ----
