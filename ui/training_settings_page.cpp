@@ -108,6 +108,16 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "category's ban, so banning one category leaves the others alone; the paper feeds the "
               "whole profile through one token."))
         ->addWidget(m_tokensNote);
+    m_banMixing = new QDoubleSpinBox;
+    m_banMixing->setObjectName(QStringLiteral("ban_mixing"));
+    m_banMixing->setRange(0, 1);
+    m_banMixing->setSingleStep(0.1);
+    m_banMixing->setSpecialValueText(tr("off"));
+    addRow(tr("Mix other bans:"), m_banMixing,
+           tr("Share of pairs trained with the other categories' bans taken from another person of "
+              "the data. People tend to ban categories together; mixing keeps one category's ban "
+              "from switching off the ones a person allows. One token per category only; needs a "
+              "\"category\" on each line of the data."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -236,6 +246,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_anchor->setText(number(c.anchor_weight));
     m_anchorAllowed->setChecked(c.anchor_scope == psa::kAnchorAllowedWhole);
     selectTokens(c);
+    m_banMixing->setValue(c.ban_mixing);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_emaDecay->setValue(c.ema_decay);
@@ -282,6 +293,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
         c.token_layout = psa::kDenseTokens;
         c.num_tokens = tokens.toInt();
     }
+    c.ban_mixing = m_banMixing->value();
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.ema_decay = m_emaDecay->value();

@@ -60,6 +60,7 @@ private:
     QLabel* m_tokensNote = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;
     QDoubleSpinBox* m_userDropout = nullptr;
+    QDoubleSpinBox* m_banMixing = nullptr; // ban_mixing; per-category tokens only
     QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_resolution = nullptr;
     QSpinBox* m_checkpointEvery = nullptr;

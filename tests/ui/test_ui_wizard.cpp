@@ -210,6 +210,13 @@ private Q_SLOTS:
         auto* keepAllowed = wizard.findChild<QCheckBox*>("anchor_allowed");
         QVERIFY(keepAllowed && !keepAllowed->isChecked()); // off by default: the agreement cells only
         keepAllowed->setChecked(true);
+        auto* mixing = wizard.findChild<QDoubleSpinBox*>("ban_mixing");
+        QVERIFY(mixing && mixing->value() == 0); // off by default
+        mixing->setValue(0.5);
+        tokens->setCurrentIndex(tokens->findData(QStringLiteral("1"))); // a dense token reads no bans alone
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("ban_mixing"));
+        tokens->setCurrentIndex(tokens->findData(QString::fromLatin1(kPerCategoryTokens)));
         auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
         QVERIFY(averaging);
         averaging->setValue(0.9);
@@ -239,6 +246,7 @@ private Q_SLOTS:
         QCOMPARE(stored.sft_weight, 0.5);
         QCOMPARE(stored.anchor_weight, 2.0);
         QCOMPARE(stored.anchor_scope, std::string(kAnchorAllowedWhole));
+        QCOMPARE(stored.ban_mixing, 0.5);
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
