@@ -117,7 +117,7 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
            tr("Share of pairs trained with the other categories' bans taken from another person of "
               "the data. People tend to ban categories together; mixing keeps one category's ban "
               "from switching off the ones a person allows. One token per category only; needs a "
-              "\"category\" on each line of the data."));
+              "\"category\" on each line of the data. The demo adapter used 1."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);

@@ -154,6 +154,10 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
             throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }
     }
+    // Ban mixing is a per-category default (the demo recipe's); a run that chose a dense layout
+    // drops it unless it was asked for, which validate() then refuses.
+    if (c.token_layout != kPerCategoryTokens && !cl.has("ban-mixing"))
+        c.ban_mixing = 0;
     c.resolution = cl.get_int("resolution", c.resolution);
     c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
     c.user_dropout = cl.get_double("user-dropout", c.user_dropout);

@@ -31,9 +31,13 @@ TrainConfig demo_adapter_defaults()
     c.batch = 8;
     c.lr = 1e-3;
     c.warmup_steps = 50;
-    c.beta_dpo = 200; // the better base of 2026-12-05 draws more motifs; 500 no longer suppressed them all
+    // The decayed wider base of 2026-12-06 draws every motif; with the anchor over allowed pairs
+    // and ban mixing it takes beta 75 to suppress them (docs/demo-model.md, fifteenth round).
+    c.beta_dpo = 75;
     c.anchor_weight = 10;
+    c.anchor_scope = kAnchorAllowedWhole;
     c.token_layout = kPerCategoryTokens;
+    c.ban_mixing = 1;
     c.caption_dropout = 0.1;
     c.user_dropout = 0.1;
     c.checkpoint_every = 100;
@@ -69,8 +73,8 @@ int run_world_train_adapter(const std::vector<std::string>& args)
     help << "Trains the demo model's PSA adapter with personalized Diffusion-DPO on the world's pairs.\n"
             "Defaults (the demo recipe): steps "
          << d.steps << ", batch " << d.batch << ", lr " << d.lr << ", warm-up " << d.warmup_steps << ", beta "
-         << d.beta_dpo << ", anchor weight " << d.anchor_weight << ", " << d.token_layout
-         << " user tokens, caption dropout " << d.caption_dropout
+         << d.beta_dpo << ", anchor weight " << d.anchor_weight << " (scope " << d.anchor_scope << "), "
+         << d.token_layout << " user tokens, ban mixing " << d.ban_mixing << ", caption dropout " << d.caption_dropout
          << ", user dropout " << d.user_dropout << ".\n";
     c.help_text = help.str();
     return run_adapter_training_command(args, c);
