@@ -172,33 +172,34 @@ QString error_of(F&& f)
 }
 
 // A term that reads whether each pair's user bans the pair's category (`reads`'s settings; only
-// the loss fields, ban mixing and the token layout of both configs are used): a pair set without "category" is refused,
-// naming the file and line; with one it trains, and to another adapter than `other`, the same
-// run without that reading (same seed and data: half the users allow Violence).
+// the loss fields, ban mixing and the token layout of both configs are used): a pair set without
+// "category" is refused, naming the file and line; with one it trains, and to another adapter
+// than `other`, the same run without that reading (same seed and data: half the users allow
+// Violence).
 void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfig& other)
 {
     test::TempDir tmp;
     write_pair_set(tmp / "plain", 1); // no "category" on its lines
-    const auto with_losses = [](TrainConfig c, const TrainConfig& losses) {
+    const auto with_settings = [](TrainConfig c, const TrainConfig& from) {
         c.steps = 2;
-        c.anchor_weight = losses.anchor_weight;
-        c.anchor_scope = losses.anchor_scope;
-        c.counterpart_weight = losses.counterpart_weight;
-        c.counterpart_pairs = losses.counterpart_pairs;
-        c.ban_mixing = losses.ban_mixing;
-        c.token_layout = losses.token_layout;
+        c.anchor_weight = from.anchor_weight;
+        c.anchor_scope = from.anchor_scope;
+        c.counterpart_weight = from.counterpart_weight;
+        c.counterpart_pairs = from.counterpart_pairs;
+        c.ban_mixing = from.ban_mixing;
+        c.token_layout = from.token_layout;
         return c;
     };
-    auto c = with_losses(small_config(tmp / "plain"), reads);
+    auto c = with_settings(small_config(tmp / "plain"), reads);
     const auto msg = error_of<ConfigError>([&] { DpoTrainer(tiny_model(), c, tmp / "run"); });
     QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("line 1") && msg.contains("category"), qPrintable(msg));
     write_pair_set(tmp / "named", 1, "Violence");
-    c = with_losses(small_config(tmp / "named"), reads);
+    c = with_settings(small_config(tmp / "named"), reads);
     JobControl job;
     auto model = tiny_model();
     DpoTrainer reading(model, c, tmp / "reads");
     QCOMPARE(reading.train(job).outcome, Outcome::Completed);
-    DpoTrainer not_reading(model, with_losses(small_config(tmp / "named"), other), tmp / "other");
+    DpoTrainer not_reading(model, with_settings(small_config(tmp / "named"), other), tmp / "other");
     QCOMPARE(not_reading.train(job).outcome, Outcome::Completed);
     const auto a = read_tensors(tmp / "reads" / "adapter.safetensors");
     const auto b = read_tensors(tmp / "other" / "adapter.safetensors");
