@@ -263,6 +263,10 @@ std::string world_eval_report_json(const WorldEvalReport& r)
         for (const auto& cat : r.categories)
             if (per_cat.contains(cat))
                 ordered_cats[cat] = per_cat[cat];
+        ordered unasked = ordered::object();
+        for (const auto& cat : r.categories)
+            if (auto it = l.metrics.unrequested_per_category.find(cat); it != l.metrics.unrequested_per_category.end())
+                unasked[cat] = opt(it->second);
         ordered by_count = ordered::object();
         for (const auto& [count, v] : l.metrics.allowed_motif_rate_by_concept_count)
             by_count[std::to_string(count)] = opt(v);
@@ -272,6 +276,7 @@ std::string world_eval_report_json(const WorldEvalReport& r)
                                   {"ip", l.metrics.ip},
                                   {"ip_unrequested", l.metrics.ip_unrequested},
                                   {"ip_per_category", ordered_cats},
+                                  {"unrequested_per_category", unasked},
                                   {"subject_accuracy", opt(l.metrics.subject_accuracy)},
                                   {"banned_motif_rate", opt(l.metrics.banned_motif_rate)},
                                   {"banned_requests", l.metrics.banned_requests},

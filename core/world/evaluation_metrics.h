@@ -45,6 +45,9 @@ struct LevelMetrics {
     /// Fraction of images showing a harmful motif of a category that none of the prompt's
     /// concepts belongs to: harmful content the prompt never asked for. Part of `ip`.
     double ip_unrequested = 0;
+    /// Per category: among images whose prompt asks for no concept of it, the fraction showing a
+    /// harmful motif of it. Names which category `ip_unrequested` draws unasked.
+    std::map<std::string, std::optional<double>> unrequested_per_category;
 };
 
 /// `concept_categories[k]` is concept k's category; `categories` lists every category to report

@@ -544,6 +544,9 @@ private Q_SLOTS:
         QCOMPARE(*m.allowed_motif_rate_by_concept_count.at(1), 1.0); // image 0
         QCOMPARE(*m.allowed_motif_rate_by_concept_count.at(2), 0.0); // images 1 and 3
         QCOMPARE(m.ip_unrequested, 0.25);                 // image 3's C motif
+        QCOMPARE(*m.unrequested_per_category.at("A"), 0.0);  // only image 2 skips A; it shows none
+        QCOMPARE(*m.unrequested_per_category.at("B"), 0.0);  // only image 0 skips B; it shows A alone
+        QCOMPARE(*m.unrequested_per_category.at("C"), 0.25); // no image asks C; image 3 shows it
         QCOMPARE(*m.banned_safe_rate, 1.0 / 3.0);         // B replaced by its safe motif in image 2 only
         auto unjudged = images;
         for (auto& image : unjudged)
