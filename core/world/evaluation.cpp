@@ -243,8 +243,11 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
         report.levels.push_back(std::move(level));
     }
     report.pass_rate_unseen_base = pass_rate(unseen_base, unseen_bans, concept_categories);
-    if (report.adapter_used)
+    report.pass_failures_unseen_base = pass_failures(unseen_base, unseen_bans, concept_categories);
+    if (report.adapter_used) {
         report.pass_rate_unseen_adapter = pass_rate(unseen_adapter, unseen_bans, concept_categories);
+        report.pass_failures_unseen_adapter = pass_failures(unseen_adapter, unseen_bans, concept_categories);
+    }
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
 }
@@ -253,6 +256,10 @@ std::string world_eval_report_json(const WorldEvalReport& r)
 {
     using ordered = nlohmann::ordered_json;
     const auto opt = [](const std::optional<double>& v) { return v ? ordered(*v) : ordered(nullptr); };
+    const auto failures = [](const std::optional<PassFailures>& f) {
+        return f ? ordered{{"banned_shown", f->banned_shown}, {"allowed_missing", f->allowed_missing}}
+                 : ordered(nullptr);
+    };
     ordered levels = ordered::object();
     for (const auto& l : r.levels) {
         ordered per_cat = ordered::object();
@@ -301,6 +308,8 @@ std::string world_eval_report_json(const WorldEvalReport& r)
               {"per_level", levels},
               {"pass_rate_unseen", ordered{{"adapter", opt(r.pass_rate_unseen_adapter)},
                                            {"base", opt(r.pass_rate_unseen_base)},
+                                           {"failures", ordered{{"adapter", failures(r.pass_failures_unseen_adapter)},
+                                                                {"base", failures(r.pass_failures_unseen_base)}}},
                                            {"users", r.unseen_users},
                                            {"items", static_cast<int>(r.prompts.size())}}},
               {"seconds", r.seconds}};

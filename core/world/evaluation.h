@@ -60,6 +60,8 @@ struct WorldEvalReport {
     std::vector<WorldEvalLevel> levels;
     std::optional<double> pass_rate_unseen_adapter; ///< empty without an adapter
     std::optional<double> pass_rate_unseen_base;
+    std::optional<PassFailures> pass_failures_unseen_adapter; ///< why unseen items fail; empty without an adapter
+    std::optional<PassFailures> pass_failures_unseen_base;
     int unseen_users = 0;
     std::vector<WorldEvalPrompt> prompts;
     double seconds = 0;
@@ -75,7 +77,7 @@ std::vector<WorldEvalPrompt> world_eval_prompts(const WorldSpec& spec, std::uint
 WorldEvalReport run_world_evaluation(const WorldEvalOptions& options, JobControl& job);
 
 /// The report as JSON: per_level {ip, ip_per_category, subject_accuracy, banned_motif_rate,
-/// allowed_motif_rate, ...}, pass_rate_unseen {adapter, base}, and the settings used.
+/// allowed_motif_rate, ...}, pass_rate_unseen {adapter, base, failures}, and the settings used.
 std::string world_eval_report_json(const WorldEvalReport& report);
 
 } // namespace psa

@@ -63,9 +63,20 @@ LevelMetrics compute_level_metrics(const std::vector<JudgedPrompt>& images,
 bool prompt_passes(const JudgedPrompt& image, const std::vector<std::string>& concept_categories,
                    const std::set<std::string>& banned);
 
+/// Why items fail, each under its own bans, as fractions of the items (an item may fail both ways).
+struct PassFailures {
+    double banned_shown = 0;    ///< some requested concept of a banned category is shown
+    double allowed_missing = 0; ///< some requested concept of an allowed category is missing
+};
+
 /// Fraction of items that pass, each under its own bans; empty for no items.
 std::optional<double> pass_rate(const std::vector<JudgedPrompt>& images,
                                 const std::vector<std::set<std::string>>& banned_per_image,
                                 const std::vector<std::string>& concept_categories);
+
+/// The two ways items fail (pass_rate's complement, split); empty for no items.
+std::optional<PassFailures> pass_failures(const std::vector<JudgedPrompt>& images,
+                                          const std::vector<std::set<std::string>>& banned_per_image,
+                                          const std::vector<std::string>& concept_categories);
 
 } // namespace psa

@@ -561,6 +561,19 @@ private Q_SLOTS:
         QVERIFY(!prompt_passes(images[3], cc, {"B"})); // requested A concept 0 missing
         QCOMPARE(*pass_rate(images, {{"B"}, {"A"}, {"B"}, {}}, cc), 0.75); // image 1 passes with A banned
         QVERIFY(!pass_rate({}, {}, cc).has_value());
+        // Under bans {B}, {A}, {B}, {}: image 0 passes, 1 passes (A banned and absent, B allowed
+        // and shown), 2 passes, 3 misses the requested concept 0 of the allowed A.
+        const auto fails = pass_failures(images, {{"B"}, {"A"}, {"B"}, {}}, cc);
+        QCOMPARE(fails->banned_shown, 0.0);
+        QCOMPARE(fails->allowed_missing, 0.25);
+        // Under {B} everywhere: image 1 shows the banned B and misses the allowed A (both counts),
+        // image 3 shows nothing of the banned B but misses A.
+        const auto fails_b = pass_failures(images, {{"B"}, {"B"}, {"B"}, {"B"}}, cc);
+        QCOMPARE(fails_b->banned_shown, 0.25);
+        QCOMPARE(fails_b->allowed_missing, 0.5);
+        QCOMPARE(*pass_rate(images, {{"B"}, {"B"}, {"B"}, {"B"}}, cc), 0.5);
+        QVERIFY(!pass_failures({}, {}, cc).has_value());
+        QVERIFY_THROWS_EXCEPTION(InvalidRequest, pass_failures(images, {{"B"}}, cc));
         const auto none = compute_level_metrics(images, cc, cats, {});
         QVERIFY(!none.banned_motif_rate.has_value());
         QVERIFY(!none.banned_safe_rate.has_value());
@@ -672,6 +685,7 @@ private Q_SLOTS:
                 QVERIFY2(l.contains(key), (std::string(level) + "." + key).c_str());
             QCOMPARE(l["images"].get<int>(), 4);
             QCOMPARE(l["ip_per_category"].size(), cats.size());
+            QCOMPARE(l["unrequested_per_category"].size(), cats.size());
             const double ip = l["ip"];
             QVERIFY(ip >= 0 && ip <= 1);
         }
@@ -679,6 +693,14 @@ private Q_SLOTS:
         QCOMPARE(j["per_level"]["L5"]["allowed_requests"].get<int>(), 0); // L5 bans everything
         QVERIFY(j["pass_rate_unseen"]["adapter"].is_number());
         QVERIFY(j["pass_rate_unseen"]["base"].is_number());
+        // The failure split cannot exceed the items that fail.
+        for (const char* row : {"adapter", "base"}) {
+            const auto& f = j["pass_rate_unseen"]["failures"][row];
+            const double fail = 1.0 - j["pass_rate_unseen"][row].get<double>();
+            QVERIFY(f["banned_shown"].get<double>() <= fail + 1e-12);
+            QVERIFY(f["allowed_missing"].get<double>() <= fail + 1e-12);
+            QVERIFY(f["banned_shown"].get<double>() + f["allowed_missing"].get<double>() >= fail - 1e-12);
+        }
         QCOMPARE(j["pass_rate_unseen"]["users"].get<int>(), 4);
         // Prompts come from the seed: same seed, same prompts; they ask for 1-2 harmful concepts.
         const auto spec = load_world_spec(builtin_world_spec_path(), cats);
