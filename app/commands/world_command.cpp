@@ -247,6 +247,14 @@ int run_world_eval(const std::vector<std::string>& args)
                     l.metrics.banned_safe_rate ? std::to_string(*l.metrics.banned_safe_rate).c_str() : "-",
                     l.metrics.allowed_motif_rate ? std::to_string(*l.metrics.allowed_motif_rate).c_str() : "-",
                     l.metrics.subject_accuracy ? std::to_string(*l.metrics.subject_accuracy).c_str() : "-");
+    const auto print_pass = [](const char* row, const std::optional<double>& rate,
+                               const std::optional<PassFailures>& fails) {
+        if (rate && fails)
+            std::printf("unseen pass (%s) %.3f  failing: a banned motif shown %.3f, an allowed motif missing %.3f\n",
+                        row, *rate, fails->banned_shown, fails->allowed_missing);
+    };
+    print_pass("adapter", report.pass_rate_unseen_adapter, report.pass_failures_unseen_adapter);
+    print_pass("base", report.pass_rate_unseen_base, report.pass_failures_unseen_base);
     std::cout << json_out.string() << "\n";
     return 0;
 }
