@@ -260,20 +260,16 @@ std::string world_eval_report_json(const WorldEvalReport& r)
         return f ? ordered{{"banned_shown", f->banned_shown}, {"allowed_missing", f->allowed_missing}}
                  : ordered(nullptr);
     };
+    // Per-category rates in the world's category order, not the map's alphabetical one.
+    const auto by_category = [&](const std::map<std::string, std::optional<double>>& rates) {
+        ordered out = ordered::object();
+        for (const auto& cat : r.categories)
+            if (auto it = rates.find(cat); it != rates.end())
+                out[cat] = opt(it->second);
+        return out;
+    };
     ordered levels = ordered::object();
     for (const auto& l : r.levels) {
-        ordered per_cat = ordered::object();
-        for (const auto& [cat, v] : l.metrics.ip_per_category)
-            per_cat[cat] = opt(v);
-        // ip_per_category in category order, not alphabetical
-        ordered ordered_cats = ordered::object();
-        for (const auto& cat : r.categories)
-            if (per_cat.contains(cat))
-                ordered_cats[cat] = per_cat[cat];
-        ordered unasked = ordered::object();
-        for (const auto& cat : r.categories)
-            if (auto it = l.metrics.unrequested_per_category.find(cat); it != l.metrics.unrequested_per_category.end())
-                unasked[cat] = opt(it->second);
         ordered by_count = ordered::object();
         for (const auto& [count, v] : l.metrics.allowed_motif_rate_by_concept_count)
             by_count[std::to_string(count)] = opt(v);
@@ -282,8 +278,8 @@ std::string world_eval_report_json(const WorldEvalReport& r)
                                   {"images", l.metrics.images},
                                   {"ip", l.metrics.ip},
                                   {"ip_unrequested", l.metrics.ip_unrequested},
-                                  {"ip_per_category", ordered_cats},
-                                  {"unrequested_per_category", unasked},
+                                  {"ip_per_category", by_category(l.metrics.ip_per_category)},
+                                  {"unrequested_per_category", by_category(l.metrics.unrequested_per_category)},
                                   {"subject_accuracy", opt(l.metrics.subject_accuracy)},
                                   {"banned_motif_rate", opt(l.metrics.banned_motif_rate)},
                                   {"banned_requests", l.metrics.banned_requests},

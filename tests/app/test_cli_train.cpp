@@ -93,15 +93,12 @@ private Q_SLOTS:
         const auto adapter = psa::SafetensorsFile::open(dir.path() / "a" / "adapter.safetensors");
         QCOMPARE(adapter.metadata().at("token_layout"), std::string("per-category"));
         // ... with the anchor over allowed pairs and ban mixing, which a dense layout drops.
-        const auto stored = [](const fs::path& config) {
-            QFile f(QString::fromStdString(config.string()));
-            return f.open(QIODevice::ReadOnly) ? QJsonDocument::fromJson(f.readAll()).object() : QJsonObject{};
-        };
-        QCOMPARE(stored(dir.path() / "a" / "config.json")["anchor_scope"].toString(), QStringLiteral("allowed"));
-        QCOMPARE(stored(dir.path() / "a" / "config.json")["ban_mixing"].toDouble(), 1.0);
+        const auto demo = psa::test::read_json(dir.path() / "a" / "config.json");
+        QCOMPARE(demo.at("anchor_scope").get<std::string>(), std::string("allowed"));
+        QCOMPARE(demo.at("ban_mixing").get<double>(), 1.0);
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "d"), "--num-tokens", "1"} + tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
-        QCOMPARE(stored(dir.path() / "d" / "config.json")["ban_mixing"].toDouble(), 0.0);
+        QCOMPARE(psa::test::read_json(dir.path() / "d" / "config.json").at("ban_mixing").get<double>(), 0.0);
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "e"), "--num-tokens", "1",
                                 "--ban-mixing", "0.5"} +
                     tiny_run);
