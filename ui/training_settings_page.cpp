@@ -118,6 +118,13 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "the data. People tend to ban categories together; mixing keeps one category's ban "
               "from switching off the ones a person allows. One token per category only; needs a "
               "\"category\" on each line of the data. The demo adapter used 1."));
+    m_tokensAtCaptions = new QCheckBox(tr("start each token at its category's prompts"));
+    m_tokensAtCaptions->setObjectName(QStringLiteral("token_start"));
+    addRow(tr("Token start:"), m_tokensAtCaptions,
+           tr("Starts each category's token from the prompts of that category's pairs, so that from "
+              "the first step the adapter acts where the prompt's words for that category are drawn; "
+              "otherwise the tokens start random and alike. One token per category only, not when "
+              "fine-tuning an adapter; needs a \"category\" on each line of the data."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -247,6 +254,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_anchorAllowed->setChecked(c.anchor_scope == psa::kAnchorAllowedWhole);
     selectTokens(c);
     m_banMixing->setValue(c.ban_mixing);
+    m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_emaDecay->setValue(c.ema_decay);
@@ -294,6 +302,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
         c.num_tokens = tokens.toInt();
     }
     c.ban_mixing = m_banMixing->value();
+    c.token_start = m_tokensAtCaptions->isChecked() ? psa::kTokensStartAtCaptions : psa::kTokensStartRandom;
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.ema_decay = m_emaDecay->value();

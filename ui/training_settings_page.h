@@ -61,6 +61,7 @@ private:
     QDoubleSpinBox* m_captionDropout = nullptr;
     QDoubleSpinBox* m_userDropout = nullptr;
     QDoubleSpinBox* m_banMixing = nullptr; // ban_mixing; per-category tokens only
+    QCheckBox* m_tokensAtCaptions = nullptr; // token_start: "captions" when checked
     QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_resolution = nullptr;
     QSpinBox* m_checkpointEvery = nullptr;

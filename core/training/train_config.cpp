@@ -49,6 +49,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("cache_latents", c.cache_latents);
     v("num_tokens", c.num_tokens);
     v("token_layout", c.token_layout);
+    v("token_start", c.token_start);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
     v("init_adapter", c.init_adapter);
@@ -109,6 +110,12 @@ void TrainConfig::validate() const
     need(token_layout != kPerCategoryTokens || profile_encoder == "structured", "token_layout",
          "per-category tokens read the ban strengths of the structured profile encoder; precomputed "
          "embeddings have none");
+    need(token_start == kTokensStartRandom || token_start == kTokensStartAtCaptions, "token_start",
+         "\"" + token_start + "\" is neither " + kTokensStartRandom + " nor " + kTokensStartAtCaptions);
+    need(!tokens_start_at_captions() || token_layout == kPerCategoryTokens, "token_start",
+         "captions needs per-category user tokens: it starts each category's token at that category's captions");
+    need(!tokens_start_at_captions() || init_adapter.empty(), "token_start",
+         "captions starts a new adapter; a run from init_adapter takes that file's tokens");
     need(profile_encoder == "structured" || profile_encoder == "precomputed", "profile_encoder",
          "\"" + profile_encoder + "\" is neither structured nor precomputed");
     need(profile_encoder != "precomputed" || !embeds_dir.empty(), "embeds",

@@ -18,6 +18,11 @@ inline constexpr const char* kCounterpartBannedPairs = "banned";
 /// both images of every pair whose user allows the pair's category.
 inline constexpr const char* kAnchorAgreement = "agreement";
 inline constexpr const char* kAnchorAllowedWhole = "allowed";
+/// TrainConfig::token_start: a new adapter's user tokens start random with zero key maps (the
+/// reference), or per category at its captions' text embedding with the text key maps
+/// (adapter/caption_routed_tokens.h).
+inline constexpr const char* kTokensStartRandom = "random";
+inline constexpr const char* kTokensStartAtCaptions = "captions";
 
 /// Defaults are the reference SD 1.5 recipe where it applies (beta_dpo 5000, grad clip 1.0, 20 %
 /// empty captions, AdamW lr 5e-6 with 500 warmup steps at 192 pairs per step); our additions are
@@ -84,7 +89,8 @@ struct TrainConfig {
     /// Some term needs to know, per pair, whether its user bans the pair's category.
     bool needs_pair_categories() const
     {
-        return counterpart_on_banned_pairs() || anchor_on_allowed_pairs() || ban_mixing > 0;
+        return counterpart_on_banned_pairs() || anchor_on_allowed_pairs() || ban_mixing > 0 ||
+               tokens_start_at_captions();
     }
 
     // ---- data ----
@@ -99,6 +105,14 @@ struct TrainConfig {
     /// adapter/token_layout.h: "dense" (the reference) or "per-category", which has one token per
     /// category of the data and does not read num_tokens; it needs the structured profile encoder.
     std::string token_layout = kDenseTokens;
+    /// How a new adapter's user tokens start: "random" (the reference: random projection, zero key
+    /// maps, so every place attends to every token alike), or "captions": token c at the text
+    /// embedding of category c's captions and each layer's user key map at its text key map, so
+    /// that a place attends first to the tokens of the categories whose words it attends to
+    /// (adapter/caption_routed_tokens.h). "captions" needs per-category tokens and each line's
+    /// "category"; a run that starts from init_adapter takes that file's tokens.
+    std::string token_start = kTokensStartRandom;
+    bool tokens_start_at_captions() const { return token_start == kTokensStartAtCaptions; }
     bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
     std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
     /// Adapter file (psa::save_adapter's layout) a new run starts from instead of a fresh

@@ -13,6 +13,7 @@
 #include "pipeline/text2image.h"
 #include "profiles/profile_encoder.h"
 #include "tensor_io/image_tensor.h"
+#include "training/caption_token_start.h"
 #include "training/starting_adapter.h"
 #include "training/step_pace.h"
 #include "training/trainer_impl.h"
@@ -97,8 +98,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
                                        std::to_string(std::count_if(pairs.begin(), pairs.end(), without_category)) +
                                            " pairs name no category of the set (first: line " +
                                            std::to_string(first->line) + ", " + what +
-                                           "); the counterpart term on banned pairs, the anchor on allowed pairs and ban mixing "
-                                           "need each pair's category"));
+                                           "); the counterpart term on banned pairs, the anchor on allowed pairs, ban mixing "
+                                           "and the caption token start need each pair's category"));
     }
     std::vector<at::Tensor> rows;
     for (const auto& id : data.user_order()) {
@@ -161,6 +162,16 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
             spdlog::warn("training: {} was trained on {}, this run trains on {}", c.init_adapter, start.base_model,
                          mc.name);
         spdlog::info("training: starting from the adapter {}", c.init_adapter);
+    }
+    // The caption start replaces the drawn tokens and the zero key maps after the draws, for the
+    // same reason; a resumed run restores its own.
+    if (c.tokens_start_at_captions() && !latest_checkpoint(m->run_dir)) {
+        const auto start = start_tokens_at_captions(*m->adapter, mc, data);
+        spdlog::info("training: user tokens start at the captions of their categories (contrast x{:.2f}{})",
+                     start.contrast_scale,
+                     start.categories_without_captions > 0
+                         ? ", " + std::to_string(start.categories_without_captions) + " categories without captions"
+                         : std::string());
     }
     m->adapter->to(m->device, torch::kFloat);
     m->adapter->train();

@@ -103,6 +103,16 @@ private Q_SLOTS:
                                 "--ban-mixing", "0.5"} +
                     tiny_run);
         QVERIFY2(r.code != 0 && r.err.contains("ban_mixing"), qPrintable(r.err));
+        // The caption start is a per-category option and lands in the run's config.
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "f"), "--num-tokens", "1",
+                                "--token-start", "captions"} +
+                    tiny_run);
+        QVERIFY2(r.code != 0 && r.err.contains("token_start") && r.err.contains("per-category"), qPrintable(r.err));
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "g"), "--token-start", "captions"} +
+                    tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(psa::test::read_json(dir.path() / "g" / "config.json").at("token_start").get<std::string>(),
+                 std::string("captions"));
         const auto categories =
             QJsonDocument::fromJson(QByteArray::fromStdString(adapter.metadata().at("categories"))).array().size();
         QVERIFY(categories >= 2);

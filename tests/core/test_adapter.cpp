@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The PSA adapter: parity with PSAlign (fixture 7: UNet at scales 0/0.5/1 and the 4-step pipeline),
 // file round trip, refusal of adapters that do not fit, L0 equal to the plain pipeline bit for bit,
-// batched previews equal to one-at-a-time generation, multi-token attention.
+// batched previews equal to one-at-a-time generation, multi-token attention, the caption start of
+// per-category tokens.
 #include "adapter/adapter_io.h"
+#include "adapter/caption_routed_tokens.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/denoise.h"
@@ -58,6 +60,17 @@ SafetyProfile profile_with_embedding(const test::TempDir& dir, const std::string
     write_npy(path, torch::randn({dim}));
     p.embedding_file = path.string();
     return p;
+}
+
+template <typename F>
+QString error_of_invalid(F&& f)
+{
+    try {
+        f();
+    } catch (const InvalidRequest& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
 }
 
 } // namespace
@@ -210,6 +223,71 @@ private Q_SLOTS:
         a->psa_adapter->ptr<AdapterLayerImpl>(0)->k->weight.mul_(3.0);
         const auto after = a->extra_attention(0, q, layers[0].heads, tokens);
         QVERIFY(test::max_abs_diff(before, after) > 1e-3);
+    }
+
+    // The caption start's tokens: the mean of the category means, plus each category's difference
+    // scaled until the categories spread as far as single captions do (hand-computed case).
+    void caption_tokens_scale_category_differences()
+    {
+        // Two categories, captions of one position, width 2: caption means (3,0), (1,0) | (-1,0),
+        // (-3,0). Category means (2,0) and (-2,0), common (0,0); between-category RMS sqrt(2),
+        // caption RMS sqrt(2.5), so the scale is sqrt(1.25) and the tokens (+-2 sqrt(1.25), 0).
+        const auto a = torch::tensor({3.f, 0.f, 1.f, 0.f}).reshape({2, 1, 2});
+        const auto b = torch::tensor({-1.f, 0.f, -3.f, 0.f}).reshape({2, 1, 2});
+        auto start = caption_category_tokens({a, b});
+        QVERIFY(std::abs(start.contrast_scale - std::sqrt(1.25)) < 1e-6);
+        const auto expected = torch::tensor({2.f, 0.f, -2.f, 0.f}).reshape({2, 2}) * std::sqrt(1.25f);
+        QVERIFY(test::max_abs_diff(start.tokens, expected) < 1e-5);
+        QCOMPARE(start.categories_without_captions, 0);
+
+        // Positions are averaged within a caption; a category without captions starts at the
+        // common part; categories already further apart than their captions are not shrunk.
+        const auto spread = torch::tensor({10.f, 1.f, 10.f, -1.f}).reshape({1, 2, 2}); // mean (10, 0)
+        const auto other = torch::tensor({-10.f, 0.f}).reshape({1, 1, 2});
+        start = caption_category_tokens({spread, at::Tensor(), other});
+        QCOMPARE(start.contrast_scale, 1.0);
+        QCOMPARE(start.categories_without_captions, 1);
+        const auto far = torch::tensor({10.f, 0.f, 0.f, 0.f, -10.f, 0.f}).reshape({3, 2});
+        QVERIFY(test::max_abs_diff(start.tokens, far) < 1e-5);
+
+        QVERIFY(error_of_invalid([&] { caption_category_tokens({at::Tensor(), torch::zeros({0, 4, 2})}); })
+                    .contains("no category has a caption"));
+        QVERIFY(error_of_invalid([&] { caption_category_tokens({a, torch::zeros({1, 1, 3})}); }).contains("category 1"));
+    }
+
+    // Starting an adapter at tokens: with no ban the projection returns the tokens, every layer's
+    // user key map is its text key map, and the zero value maps keep the adapter's output zero.
+    void caption_start_copies_text_keys_and_keeps_the_output()
+    {
+        auto model = tiny_model();
+        const auto layers = model->unet->cross_attention_layers();
+        const int64_t categories = 3, width = layers[0].cross_attention_dim;
+        auto config = adapter_config_for(layers, 8, categories);
+        SafetyAdapter a(config);
+        torch::manual_seed(3);
+        // Rows of one mean and spread, so that the LayerNorm gives them back exactly.
+        auto rows = torch::randn({categories, width});
+        rows = rows - rows.mean(1, true);
+        rows = rows / rows.pow(2).mean(1, true).sqrt() * 0.7 + 0.2;
+        const auto params = model->unet->named_parameters(true);
+        std::vector<at::Tensor> keys;
+        for (const auto& l : layers)
+            keys.push_back(params[l.name + ".to_k.weight"]);
+        start_user_tokens_at(*a, rows, keys);
+        torch::NoGradGuard g;
+        a->user_proj->proj->weight.zero_(); // the tokens read no ban: only the starting bias
+        QVERIFY(test::max_abs_diff(a->user_tokens(torch::zeros({1, 8}))[0], rows) < 1e-4);
+        for (size_t l = 0; l < layers.size(); ++l)
+            QVERIFY(torch::equal(a->psa_adapter->ptr<AdapterLayerImpl>(l)->k->weight, keys[l]));
+        const auto q = torch::randn({1, 5, layers[0].inner_dim});
+        const auto out = a->extra_attention(0, q, layers[0].heads, a->user_tokens(torch::rand({1, 8})));
+        QCOMPARE(out.abs().max().item<double>(), 0.0);
+
+        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows.slice(0, 0, 2), keys); }).contains("2 tokens"));
+        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows, {keys[0]}); }).contains("text key maps"));
+        auto wrong = keys;
+        wrong[1] = torch::zeros({2, 2});
+        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows, wrong); }).contains("layer 1"));
     }
 
     void level0_equals_plain_pipeline_bit_for_bit()

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
+#include "pipeline/prompt_encoding.h"
 #include "support/parity.h"
 #include "tensor_io/image_tensor.h"
 #include "tensor_io/safetensors.h"
@@ -188,6 +189,7 @@ void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfi
         c.counterpart_pairs = from.counterpart_pairs;
         c.ban_mixing = from.ban_mixing;
         c.token_layout = from.token_layout;
+        c.token_start = from.token_start;
         return c;
     };
     auto c = with_settings(small_config(tmp / "plain"), reads);
@@ -920,6 +922,66 @@ private Q_SLOTS:
         UserProjection narrow(3, 2, 8);
         msg = error_of<ConfigError>([&] { confine_to_per_category_tokens(*narrow, 7); });
         QVERIFY2(msg.contains("2 tokens") && msg.contains("7 categories"), qPrintable(msg));
+    }
+
+    // The caption start: the tokens of a per-category run start at its captions' mean text
+    // embedding (only Violence has captions here, so every token starts there), the user key maps
+    // at the UNet's text key maps, and the value maps at zero, so the start changes nothing.
+    void tokens_start_at_captions()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2, "Violence");
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        c.token_start = kTokensStartAtCaptions;
+        DpoTrainer trainer(model, c, tmp / "run");
+        trainer.save_adapter(tmp / "start.safetensors");
+        const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
+        const auto layers = model->unet->cross_attention_layers();
+        torch::NoGradGuard no_grad;
+        const auto text =
+            encode_prompts(*model, {"a street scene, variant 0", "a street scene, variant 1"}, 0).mean(at::IntArrayRef{0, 1});
+        const auto start = read_tensors(tmp / "start.safetensors");
+        const auto bias = start.at("user_proj.proj.bias").reshape({count, -1});
+        auto adapter = load_adapter(tmp / "start.safetensors", layers);
+        const auto tokens = adapter->user_tokens(torch::zeros({1, trainer.dataset().user_dim()}))[0];
+        for (int64_t k = 0; k < count; ++k) {
+            QVERIFY(test::max_abs_diff(bias[k], text) < 1e-5);
+            QVERIFY(test::max_abs_diff(tokens[k], text) < 1e-4);
+        }
+        const auto params = model->unet->named_parameters(true);
+        for (size_t l = 0; l < layers.size(); ++l) {
+            const auto prefix = "psa_adapter." + std::to_string(l);
+            QVERIFY(torch::equal(start.at(prefix + ".to_k_user.0.weight"), params[layers[l].name + ".to_k.weight"]));
+            QCOMPARE(start.at(prefix + ".to_v_user.0.weight").abs().max().item<double>(), 0.0);
+        }
+
+        auto dense = c;
+        dense.token_layout = kDenseTokens;
+        auto msg = error_of<InvalidRequest>([&] { dense.validate(); });
+        QVERIFY2(msg.contains("token_start") && msg.contains("per-category"), qPrintable(msg));
+        auto from_file = c;
+        from_file.init_adapter = (tmp / "start.safetensors").string();
+        msg = error_of<InvalidRequest>([&] { from_file.validate(); });
+        QVERIFY2(msg.contains("token_start") && msg.contains("init_adapter"), qPrintable(msg));
+        auto unknown = c;
+        unknown.token_start = "text";
+        msg = error_of<InvalidRequest>([&] { unknown.validate(); });
+        QVERIFY2(msg.contains("token_start") && msg.contains("\"text\""), qPrintable(msg));
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").token_start, std::string(kTokensStartAtCaptions));
+    }
+
+    // It groups the captions by each pair's category, so it needs them, and it trains another
+    // adapter than the random start.
+    void caption_start_needs_each_pairs_category()
+    {
+        TrainConfig captions;
+        captions.token_layout = kPerCategoryTokens;
+        captions.token_start = kTokensStartAtCaptions;
+        auto random = captions;
+        random.token_start = kTokensStartRandom;
+        check_term_that_reads_categories(captions, random);
     }
 
     void sample_images_and_log_are_written()

@@ -217,6 +217,9 @@ private Q_SLOTS:
         QVERIFY(!wizard.currentPage()->validatePage());
         QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("ban_mixing"));
         tokens->setCurrentIndex(tokens->findData(QString::fromLatin1(kPerCategoryTokens)));
+        auto* atCaptions = wizard.findChild<QCheckBox*>("token_start");
+        QVERIFY(atCaptions && !atCaptions->isChecked()); // off by default: the reference's random start
+        atCaptions->setChecked(true);
         auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
         QVERIFY(averaging);
         averaging->setValue(0.9);
@@ -247,6 +250,7 @@ private Q_SLOTS:
         QCOMPARE(stored.anchor_weight, 2.0);
         QCOMPARE(stored.anchor_scope, std::string(kAnchorAllowedWhole));
         QCOMPARE(stored.ban_mixing, 0.5);
+        QCOMPARE(stored.token_start, std::string(kTokensStartAtCaptions));
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));

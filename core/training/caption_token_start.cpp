@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "training/caption_token_start.h"
+
+#include "adapter/safety_adapter.h"
+#include "common/error.h"
+#include "pipeline/components.h"
+#include "pipeline/prompt_encoding.h"
+#include "training/preference_dataset.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+namespace psa {
+
+CaptionTokenStart start_tokens_at_captions(SafetyAdapterImpl& adapter, ModelComponents& model,
+                                           const PreferenceDataset& data)
+{
+    const auto& categories = data.categories();
+    std::vector<std::vector<std::string>> captions(categories.size());
+    std::vector<std::set<std::string>> seen(categories.size());
+    for (const auto& p : data.pairs()) {
+        const int c = categories.index_of(p.category);
+        if (c < 0 || p.caption.empty())
+            continue;
+        auto& list = captions[static_cast<size_t>(c)];
+        if (static_cast<int>(list.size()) < kCaptionsPerCategoryForTokens &&
+            seen[static_cast<size_t>(c)].insert(p.caption).second)
+            list.push_back(p.caption);
+    }
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> embeddings(categories.size());
+    constexpr size_t kBatch = 32;
+    for (size_t c = 0; c < captions.size(); ++c) {
+        std::vector<at::Tensor> parts;
+        for (size_t i = 0; i < captions[c].size(); i += kBatch) {
+            const std::vector<std::string> chunk(captions[c].begin() + static_cast<std::ptrdiff_t>(i),
+                                                 captions[c].begin() +
+                                                     static_cast<std::ptrdiff_t>(std::min(i + kBatch, captions[c].size())));
+            parts.push_back(encode_prompts(model, chunk, 0).to(torch::kCPU, torch::kFloat));
+        }
+        if (!parts.empty())
+            embeddings[c] = torch::cat(parts);
+    }
+    auto start = caption_category_tokens(embeddings);
+
+    // The text key map of every cross-attention layer, in the adapter's layer order.
+    const auto params = model.unet->named_parameters(true);
+    std::vector<at::Tensor> keys;
+    for (const auto& layer : model.unet->cross_attention_layers()) {
+        const auto* key = params.find(layer.name + ".to_k.weight");
+        if (!key)
+            throw InvalidRequest("caption token start: the UNet has no " + layer.name + ".to_k.weight");
+        keys.push_back(key->detach().to(torch::kCPU, torch::kFloat));
+    }
+    start_user_tokens_at(adapter, start.tokens, keys);
+    return start;
+}
+
+} // namespace psa
