@@ -94,6 +94,18 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
            tr("Holds the whole picture where a pair's person allows its category, so that banning one "
               "category does not take allowed content with it. Needs a \"category\" on each line of "
               "the data."));
+    m_counterpart = new QLineEdit;
+    m_counterpart->setObjectName(QStringLiteral("counterpart_weight"));
+    addRow(tr("Replace-with-safe weight:"), m_counterpart,
+           tr("Also trains the preferred image where a pair's two images differ: the harmless "
+              "counterpart that takes the place of the content in question, so that the adapter does "
+              "not fill that place with something else. 0 is the paper's pure DPO, the demo adapter "
+              "used 5."));
+    m_counterpartBanned = new QCheckBox(tr("only where the person bans the content"));
+    m_counterpartBanned->setObjectName(QStringLiteral("counterpart_banned"));
+    addRow(tr("Replace only banned content:"), m_counterpartBanned,
+           tr("Limits the replace-with-safe term to pairs whose person bans their category; the demo "
+              "adapter used it. Needs a \"category\" on each line of the data."));
     m_tokens = new QComboBox;
     m_tokens->setObjectName(QStringLiteral("user_tokens"));
     m_tokens->addItem(tr("one per category"), QString::fromLatin1(psa::kPerCategoryTokens));
@@ -124,7 +136,8 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
            tr("Starts each category's token from the prompts of that category's pairs, so that from "
               "the first step the adapter acts where the prompt's words for that category are drawn; "
               "otherwise the tokens start random and alike. One token per category only, not when "
-              "fine-tuning an adapter; needs a \"category\" on each line of the data."));
+              "fine-tuning an adapter; needs a \"category\" on each line of the data. The demo "
+              "adapter started this way."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -252,6 +265,8 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_sft->setText(number(c.sft_weight));
     m_anchor->setText(number(c.anchor_weight));
     m_anchorAllowed->setChecked(c.anchor_scope == psa::kAnchorAllowedWhole);
+    m_counterpart->setText(number(c.counterpart_weight));
+    m_counterpartBanned->setChecked(c.counterpart_pairs == psa::kCounterpartBannedPairs);
     selectTokens(c);
     m_banMixing->setValue(c.ban_mixing);
     m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
@@ -285,6 +300,9 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     const auto anchor = readNumber(m_anchor, tr("Keep-the-rest weight"), QStringLiteral("10"));
     if (!anchor)
         return std::nullopt;
+    const auto counterpart = readNumber(m_counterpart, tr("Replace-with-safe weight"), QStringLiteral("5"));
+    if (!counterpart)
+        return std::nullopt;
     c.steps = m_steps->value();
     c.batch = m_batch->value();
     c.grad_accum = m_accum->value();
@@ -294,6 +312,8 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.sft_weight = *sft;
     c.anchor_weight = *anchor;
     c.anchor_scope = m_anchorAllowed->isChecked() ? psa::kAnchorAllowedWhole : psa::kAnchorAgreement;
+    c.counterpart_weight = *counterpart;
+    c.counterpart_pairs = m_counterpartBanned->isChecked() ? psa::kCounterpartBannedPairs : psa::kCounterpartAllPairs;
     const QString tokens = m_tokens->currentData().toString();
     if (tokens == QLatin1String(psa::kPerCategoryTokens)) {
         c.token_layout = psa::kPerCategoryTokens;

@@ -56,6 +56,8 @@ private:
     QLineEdit* m_sft = nullptr;
     QLineEdit* m_anchor = nullptr;
     QCheckBox* m_anchorAllowed = nullptr; // anchor_scope: "allowed" when checked
+    QLineEdit* m_counterpart = nullptr;
+    QCheckBox* m_counterpartBanned = nullptr; // counterpart_pairs: "banned" when checked
     QComboBox* m_tokens = nullptr; // data: "per-category" or the dense token count
     QLabel* m_tokensNote = nullptr;
     QDoubleSpinBox* m_captionDropout = nullptr;

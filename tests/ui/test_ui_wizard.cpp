@@ -210,6 +210,15 @@ private Q_SLOTS:
         auto* keepAllowed = wizard.findChild<QCheckBox*>("anchor_allowed");
         QVERIFY(keepAllowed && !keepAllowed->isChecked()); // off by default: the agreement cells only
         keepAllowed->setChecked(true);
+        auto* counterpart = wizard.findChild<QLineEdit*>("counterpart_weight");
+        auto* counterpartBanned = wizard.findChild<QCheckBox*>("counterpart_banned");
+        QVERIFY(counterpart && counterpartBanned && !counterpartBanned->isChecked());
+        QCOMPARE(counterpart->text(), QStringLiteral("0")); // off by default: the paper's pure DPO
+        counterpart->setText(QStringLiteral("-1"));
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("counterpart_weight"));
+        counterpart->setText(QStringLiteral("3"));
+        counterpartBanned->setChecked(true);
         auto* mixing = wizard.findChild<QDoubleSpinBox*>("ban_mixing");
         QVERIFY(mixing && mixing->value() == 0); // off by default
         mixing->setValue(0.5);
@@ -250,6 +259,8 @@ private Q_SLOTS:
         QCOMPARE(stored.anchor_weight, 2.0);
         QCOMPARE(stored.anchor_scope, std::string(kAnchorAllowedWhole));
         QCOMPARE(stored.ban_mixing, 0.5);
+        QCOMPARE(stored.counterpart_weight, 3.0);
+        QCOMPARE(stored.counterpart_pairs, std::string(kCounterpartBannedPairs));
         QCOMPARE(stored.token_start, std::string(kTokensStartAtCaptions));
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
