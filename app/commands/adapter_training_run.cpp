@@ -163,6 +163,9 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     // drops it unless it was asked for, which validate() then refuses.
     if (c.token_layout != kPerCategoryTokens && !cl.has("ban-mixing"))
         c.ban_mixing = 0;
+    // So is the caption start, which an adapter file to fine-tune also rules out.
+    if ((c.token_layout != kPerCategoryTokens || !c.init_adapter.empty()) && !cl.has("token-start"))
+        c.token_start = kTokensStartRandom;
     c.resolution = cl.get_int("resolution", c.resolution);
     c.caption_dropout = cl.get_double("caption-dropout", c.caption_dropout);
     c.user_dropout = cl.get_double("user-dropout", c.user_dropout);

@@ -38,6 +38,12 @@ TrainConfig demo_adapter_defaults()
     c.anchor_scope = kAnchorAllowedWhole;
     c.token_layout = kPerCategoryTokens;
     c.ban_mixing = 1;
+    // The tokens start at their categories' captions, and a banned concept's place is trained to
+    // its safe counterpart: the route from a motif to its token is there from the first step, and
+    // a suppressed motif's place is not filled with an allowed category's (seventeenth round).
+    c.token_start = kTokensStartAtCaptions;
+    c.counterpart_weight = 5;
+    c.counterpart_pairs = kCounterpartBannedPairs;
     c.caption_dropout = 0.1;
     c.user_dropout = 0.1;
     c.checkpoint_every = 100;
@@ -74,7 +80,9 @@ int run_world_train_adapter(const std::vector<std::string>& args)
             "Defaults (the demo recipe): steps "
          << d.steps << ", batch " << d.batch << ", lr " << d.lr << ", warm-up " << d.warmup_steps << ", beta "
          << d.beta_dpo << ", anchor weight " << d.anchor_weight << " (scope " << d.anchor_scope << "), "
-         << d.token_layout << " user tokens, ban mixing " << d.ban_mixing << ", caption dropout " << d.caption_dropout
+         << d.token_layout << " user tokens starting at " << d.token_start << ", ban mixing " << d.ban_mixing
+         << ", counterpart weight " << d.counterpart_weight << " (" << d.counterpart_pairs << " pairs), caption dropout "
+         << d.caption_dropout
          << ", user dropout " << d.user_dropout << ".\n";
     c.help_text = help.str();
     return run_adapter_training_command(args, c);

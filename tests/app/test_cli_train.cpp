@@ -96,9 +96,15 @@ private Q_SLOTS:
         const auto demo = psa::test::read_json(dir.path() / "a" / "config.json");
         QCOMPARE(demo.at("anchor_scope").get<std::string>(), std::string("allowed"));
         QCOMPARE(demo.at("ban_mixing").get<double>(), 1.0);
+        // ... the caption start and the counterpart term over banned pairs (seventeenth round).
+        QCOMPARE(demo.at("token_start").get<std::string>(), std::string("captions"));
+        QCOMPARE(demo.at("counterpart_weight").get<double>(), 5.0);
+        QCOMPARE(demo.at("counterpart_pairs").get<std::string>(), std::string("banned"));
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "d"), "--num-tokens", "1"} + tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
-        QCOMPARE(psa::test::read_json(dir.path() / "d" / "config.json").at("ban_mixing").get<double>(), 0.0);
+        const auto dense = psa::test::read_json(dir.path() / "d" / "config.json");
+        QCOMPARE(dense.at("ban_mixing").get<double>(), 0.0);
+        QCOMPARE(dense.at("token_start").get<std::string>(), std::string("random"));
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "e"), "--num-tokens", "1",
                                 "--ban-mixing", "0.5"} +
                     tiny_run);
@@ -162,6 +168,18 @@ private Q_SLOTS:
         QFile config(q(second / "config.json"));
         QVERIFY(config.open(QIODevice::ReadOnly));
         QCOMPARE(QJsonDocument::fromJson(config.readAll()).object().value("init_adapter").toString(), start);
+
+        // A per-category file keeps its layout, and its trained tokens: the demo recipe's caption
+        // start, which would overwrite them, is dropped.
+        r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "pc")} + tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "pc2"),
+                                "--init-adapter", q(dir.path() / "pc" / "adapter.safetensors")} +
+                    tiny_run);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto fine_tuned = psa::test::read_json(dir.path() / "pc2" / "config.json");
+        QCOMPARE(fine_tuned.at("token_layout").get<std::string>(), std::string("per-category"));
+        QCOMPARE(fine_tuned.at("token_start").get<std::string>(), std::string("random"));
 
         // A token count that contradicts the file is refused, naming the file; so is a missing file.
         r = run_psa(QStringList{"train", "--data", q(world_->path() / "w" / "train"), "--out", q(dir.path() / "third"),
