@@ -65,44 +65,39 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
     m_accum = intField(QStringLiteral("grad_accum"), 1, 4096);
     addRow(tr("Accumulation:"), m_accum,
            tr("Batches summed per update: a larger effective batch without more memory."));
-    m_lr = new QLineEdit;
-    m_lr->setObjectName(QStringLiteral("lr"));
+    m_lr = numberField(QStringLiteral("lr"));
     addRow(tr("Learning rate:"), m_lr,
            tr("Step size of AdamW, e.g. 5e-6 for Stable Diffusion 1.5, 5e-3 for tiny models."));
     m_warmup = intField(QStringLiteral("warmup_steps"), 0, 1000000);
     addRow(tr("Warm-up steps:"), m_warmup,
            tr("The learning rate rises linearly over these first steps."));
-    m_beta = new QLineEdit;
-    m_beta->setObjectName(QStringLiteral("beta_dpo"));
+    m_beta = numberField(QStringLiteral("beta_dpo"));
     addRow(
         tr("DPO beta:"), m_beta,
         tr("How strongly the adapter may move away from the base model (larger = more cautious)."));
-    m_sft = new QLineEdit;
-    m_sft->setObjectName(QStringLiteral("sft_weight"));
+    m_sft = numberField(QStringLiteral("sft_weight"));
     addRow(tr("Keep-chosen weight:"), m_sft,
            tr("Also trains on the preferred image itself, so that subjects and allowed content "
               "survive the suppression; 0 is the paper's pure DPO."));
-    m_anchor = new QLineEdit;
-    m_anchor->setObjectName(QStringLiteral("anchor_weight"));
+    m_anchor = numberField(QStringLiteral("anchor_weight"));
     addRow(tr("Keep-the-rest weight:"), m_anchor,
            tr("Holds the model where a pair's two images agree, so that the adapter changes only the "
               "content in question and keeps scene and subject; 0 is the paper's pure DPO, the demo "
               "adapter used 10."));
-    m_anchorAllowed = new QCheckBox(tr("also where the person allows the content"));
-    m_anchorAllowed->setObjectName(QStringLiteral("anchor_allowed"));
+    m_anchorAllowed = checkField(tr("also where the person allows the content"),
+                                 QStringLiteral("anchor_allowed"));
     addRow(tr("Keep allowed content:"), m_anchorAllowed,
            tr("Holds the whole picture where a pair's person allows its category, so that banning one "
               "category does not take allowed content with it. Needs a \"category\" on each line of "
               "the data."));
-    m_counterpart = new QLineEdit;
-    m_counterpart->setObjectName(QStringLiteral("counterpart_weight"));
+    m_counterpart = numberField(QStringLiteral("counterpart_weight"));
     addRow(tr("Replace-with-safe weight:"), m_counterpart,
            tr("Also trains the preferred image where a pair's two images differ: the harmless "
               "counterpart that takes the place of the content in question, so that the adapter does "
               "not fill that place with something else. 0 is the paper's pure DPO, the demo adapter "
               "used 5."));
-    m_counterpartBanned = new QCheckBox(tr("only where the person bans the content"));
-    m_counterpartBanned->setObjectName(QStringLiteral("counterpart_banned"));
+    m_counterpartBanned = checkField(tr("only where the person bans the content"),
+                                     QStringLiteral("counterpart_banned"));
     addRow(tr("Replace only banned content:"), m_counterpartBanned,
            tr("Limits the replace-with-safe term to pairs whose person bans their category; the demo "
               "adapter used it. Needs a \"category\" on each line of the data."));
@@ -130,8 +125,8 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "the data. People tend to ban categories together; mixing keeps one category's ban "
               "from switching off the ones a person allows. One token per category only; needs a "
               "\"category\" on each line of the data. The demo adapter used 1."));
-    m_tokensAtCaptions = new QCheckBox(tr("start each token at its category's prompts"));
-    m_tokensAtCaptions->setObjectName(QStringLiteral("token_start"));
+    m_tokensAtCaptions = checkField(tr("start each token at its category's prompts"),
+                                    QStringLiteral("token_start"));
     addRow(tr("Token start:"), m_tokensAtCaptions,
            tr("Starts each category's token from the prompts of that category's pairs, so that from "
               "the first step the adapter acts where the prompt's words for that category are drawn; "
@@ -214,6 +209,20 @@ QSpinBox* TrainingSettingsPage::intField(const QString& name, int min, int max)
     auto* box = new QSpinBox;
     box->setObjectName(name);
     box->setRange(min, max);
+    return box;
+}
+
+QLineEdit* TrainingSettingsPage::numberField(const QString& name)
+{
+    auto* field = new QLineEdit;
+    field->setObjectName(name);
+    return field;
+}
+
+QCheckBox* TrainingSettingsPage::checkField(const QString& text, const QString& name)
+{
+    auto* box = new QCheckBox(text);
+    box->setObjectName(name);
     return box;
 }
 

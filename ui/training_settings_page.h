@@ -38,6 +38,9 @@ public:
 
 private:
     QSpinBox* intField(const QString& name, int min, int max);
+    /// A text field for a decimal or scientific number (read back with readNumber).
+    QLineEdit* numberField(const QString& name);
+    QCheckBox* checkField(const QString& text, const QString& name);
     /// Adds a labelled field with its explanation below it; returns the cell's layout.
     QVBoxLayout* addRow(const QString& label, QWidget* field, const QString& explanation);
     void selectTokens(const psa::TrainConfig& config);
