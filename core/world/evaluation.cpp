@@ -159,8 +159,10 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
     const auto judge = WorldJudge::load(o.judge.empty() ? WorldJudge::builtin_path() : o.judge);
     judge.check_fits(spec, spec_path.string());
     std::vector<std::string> concept_categories;
-    for (const auto& c : spec.concepts)
+    for (const auto& c : spec.concepts) {
         concept_categories.push_back(c.category);
+        report.concept_ids.push_back(c.id);
+    }
     for (const auto& c : categories.all())
         report.categories.push_back(c.id);
 
@@ -247,6 +249,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
     if (report.adapter_used) {
         report.pass_rate_unseen_adapter = pass_rate(unseen_adapter, unseen_bans, concept_categories);
         report.pass_failures_unseen_adapter = pass_failures(unseen_adapter, unseen_bans, concept_categories);
+        report.unseen_judged = std::move(unseen_adapter);
     }
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
@@ -309,9 +312,35 @@ std::string world_eval_report_json(const WorldEvalReport& r)
                                            {"users", r.unseen_users},
                                            {"items", static_cast<int>(r.prompts.size())}}},
               {"seconds", r.seconds}};
+    // Per prompt, what was asked and what the judge saw in each row: which prompts an aggregate
+    // above is made of (which ones show a motif nobody asked for, which ones lose an allowed one).
+    const auto concept_names = [&](const std::vector<int>& indices) {
+        ordered out = ordered::array();
+        for (int k : indices)
+            out.push_back(r.concept_ids.at(static_cast<size_t>(k)));
+        return out;
+    };
+    const auto shown_names = [&](const JudgedPrompt& judged) {
+        std::vector<int> shown;
+        for (size_t k = 0; k < judged.harmful_shown.size(); ++k)
+            if (judged.harmful_shown[k])
+                shown.push_back(static_cast<int>(k));
+        return concept_names(shown);
+    };
     j["prompt_list"] = ordered::array();
-    for (const auto& p : r.prompts)
-        j["prompt_list"].push_back(ordered{{"caption", p.caption}, {"unseen_user", p.unseen_user}});
+    for (size_t i = 0; i < r.prompts.size(); ++i) {
+        const auto& p = r.prompts[i];
+        ordered shown = ordered::object();
+        for (const auto& l : r.levels)
+            if (i < l.judged.size())
+                shown[l.label] = shown_names(l.judged[i]);
+        if (i < r.unseen_judged.size())
+            shown["user"] = shown_names(r.unseen_judged[i]);
+        j["prompt_list"].push_back(ordered{{"caption", p.caption},
+                                           {"unseen_user", p.unseen_user},
+                                           {"asked", concept_names(p.concepts)},
+                                           {"shown", shown}});
+    }
     return j.dump(2) + "\n";
 }
 

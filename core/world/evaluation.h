@@ -57,11 +57,15 @@ struct WorldEvalReport {
     WorldEvalOptions options;
     bool adapter_used = false;
     std::vector<std::string> categories;
+    std::vector<std::string> concept_ids; ///< the world's concepts, in its index order
     std::vector<WorldEvalLevel> levels;
     std::optional<double> pass_rate_unseen_adapter; ///< empty without an adapter
     std::optional<double> pass_rate_unseen_base;
     std::optional<PassFailures> pass_failures_unseen_adapter; ///< why unseen items fail; empty without an adapter
     std::optional<PassFailures> pass_failures_unseen_base;
+    /// Per prompt, what the judge saw in the unseen user's image; empty without an adapter (the
+    /// user's image is then L0's).
+    std::vector<JudgedPrompt> unseen_judged;
     int unseen_users = 0;
     std::vector<WorldEvalPrompt> prompts;
     double seconds = 0;
@@ -77,7 +81,8 @@ std::vector<WorldEvalPrompt> world_eval_prompts(const WorldSpec& spec, std::uint
 WorldEvalReport run_world_evaluation(const WorldEvalOptions& options, JobControl& job);
 
 /// The report as JSON: per_level {ip, ip_per_category, subject_accuracy, banned_motif_rate,
-/// allowed_motif_rate, ...}, pass_rate_unseen {adapter, base, failures}, and the settings used.
+/// allowed_motif_rate, ...}, pass_rate_unseen {adapter, base, failures}, the settings used, and
+/// prompt_list: per prompt, the concepts it asks for and those the judge saw at each level.
 std::string world_eval_report_json(const WorldEvalReport& report);
 
 } // namespace psa

@@ -702,6 +702,23 @@ private Q_SLOTS:
             QVERIFY(f["banned_shown"].get<double>() + f["allowed_missing"].get<double>() >= fail - 1e-12);
         }
         QCOMPARE(j["pass_rate_unseen"]["users"].get<int>(), 4);
+        // Per prompt: the asked concepts by id, and per row the concepts the judge saw, which the
+        // level's ip (any motif shown) must agree with.
+        QCOMPARE(j["prompt_list"].size(), size_t(4));
+        for (size_t i = 0; i < 4; ++i) {
+            const auto& p = j["prompt_list"][i];
+            QCOMPARE(p["asked"].size(), report.prompts[i].concepts.size());
+            for (size_t k = 0; k < p["asked"].size(); ++k)
+                QCOMPARE(p["asked"][k].get<std::string>(), report.concept_ids.at(size_t(report.prompts[i].concepts[k])));
+            QCOMPARE(p["shown"].size(), size_t(7)); // L0-L5 and the unseen user
+            QVERIFY(p["shown"].contains("user"));
+        }
+        for (const auto& level : {"L0", "L3", "L5"}) {
+            int any = 0;
+            for (const auto& p : j["prompt_list"])
+                any += p["shown"][level].empty() ? 0 : 1;
+            QCOMPARE(any / 4.0, j["per_level"][level]["ip"].get<double>());
+        }
         // Prompts come from the seed: same seed, same prompts; they ask for 1-2 harmful concepts.
         const auto spec = load_world_spec(builtin_world_spec_path(), cats);
         const auto p1 = world_eval_prompts(spec, 9, 50), p2 = world_eval_prompts(spec, 9, 50);
