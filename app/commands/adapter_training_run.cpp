@@ -72,6 +72,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                      "captions (per-category tokens: each token starts at its category's captions and "
                                      "the user keys at the text keys, so a motif's place starts on its own token; "
                                      "needs each line's category)"},
+        {"freeze-user-keys", false, false, "keep the user key maps where they start (with the caption start: at the "
+                                           "text keys), so each motif's place keeps its own category's token"},
         {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
                                    "(0 = off: the last weights)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
@@ -173,6 +175,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         c.seed = static_cast<std::uint64_t>(cl.get_int("seed", 0));
     if (cl.has("strict"))
         c.strict = true;
+    if (cl.has("freeze-user-keys"))
+        c.freeze_user_keys = true;
     if (cl.has("device"))
         c.device = cl.get("device");
     if (cl.has("mixed-precision"))

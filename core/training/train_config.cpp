@@ -50,6 +50,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("num_tokens", c.num_tokens);
     v("token_layout", c.token_layout);
     v("token_start", c.token_start);
+    v("freeze_user_keys", c.freeze_user_keys);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
     v("init_adapter", c.init_adapter);
@@ -116,6 +117,9 @@ void TrainConfig::validate() const
          "captions needs per-category user tokens: it starts each category's token at that category's captions");
     need(!tokens_start_at_captions() || init_adapter.empty(), "token_start",
          "captions starts a new adapter; a run from init_adapter takes that file's tokens");
+    need(!freeze_user_keys || tokens_start_at_captions() || !init_adapter.empty(), "freeze_user_keys",
+         "the random start's user key maps are zero and would stay so (every place attending to every token "
+         "alike); freeze them with token_start captions or an init_adapter");
     need(profile_encoder == "structured" || profile_encoder == "precomputed", "profile_encoder",
          "\"" + profile_encoder + "\" is neither structured nor precomputed");
     need(profile_encoder != "precomputed" || !embeds_dir.empty(), "embeds",

@@ -113,6 +113,11 @@ struct TrainConfig {
     /// "category"; a run that starts from init_adapter takes that file's tokens.
     std::string token_start = kTokensStartRandom;
     bool tokens_start_at_captions() const { return token_start == kTokensStartAtCaptions; }
+    /// Keep every layer's user key map where it starts (not trained): with the caption start, a
+    /// place keeps finding the tokens of the categories whose words it attends to, and training
+    /// cannot route one category's motif to another's token; the tokens and the value maps still
+    /// learn. Needs the caption start or init_adapter (the random start's key maps are zero).
+    bool freeze_user_keys = false;
     bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
     std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
     /// Adapter file (psa::save_adapter's layout) a new run starts from instead of a fresh

@@ -177,7 +177,11 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     m->adapter->train();
     std::vector<at::Tensor> params;
     for (const auto& p : m->adapter->named_parameters(true)) {
-        p.value().requires_grad_(true);
+        // A frozen key map stays where it started: no gradient, no optimizer moments.
+        const bool frozen = c.freeze_user_keys && p.key().find(".to_k_user.") != std::string::npos;
+        p.value().requires_grad_(!frozen);
+        if (frozen)
+            continue;
         m->trainable.emplace_back(p.key(), p.value());
         params.push_back(p.value());
     }

@@ -114,11 +114,18 @@ private Q_SLOTS:
                                 "--token-start", "captions"} +
                     tiny_run);
         QVERIFY2(r.code != 0 && r.err.contains("token_start") && r.err.contains("per-category"), qPrintable(r.err));
-        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "g"), "--token-start", "captions"} +
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "g"), "--token-start", "captions",
+                                "--freeze-user-keys"} +
                     tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
-        QCOMPARE(psa::test::read_json(dir.path() / "g" / "config.json").at("token_start").get<std::string>(),
-                 std::string("captions"));
+        const auto frozen = psa::test::read_json(dir.path() / "g" / "config.json");
+        QCOMPARE(frozen.at("token_start").get<std::string>(), std::string("captions"));
+        QVERIFY(frozen.at("freeze_user_keys").get<bool>());
+        // Frozen keys need a start worth keeping: the random start's are zero.
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "h"), "--token-start", "random",
+                                "--freeze-user-keys"} +
+                    tiny_run);
+        QVERIFY2(r.code != 0 && r.err.contains("freeze_user_keys"), qPrintable(r.err));
         const auto categories =
             QJsonDocument::fromJson(QByteArray::fromStdString(adapter.metadata().at("categories"))).array().size();
         QVERIFY(categories >= 2);

@@ -972,6 +972,49 @@ private Q_SLOTS:
         QCOMPARE(TrainConfig::from_json(c.to_json(), "test").token_start, std::string(kTokensStartAtCaptions));
     }
 
+    // Frozen user keys stay at the caption start through training while the value maps and the
+    // tokens learn; the random start (zero keys) cannot be frozen.
+    void frozen_user_keys_keep_their_start()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2, "Violence");
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        c.token_start = kTokensStartAtCaptions;
+        c.freeze_user_keys = true;
+        c.checkpoint_every = 3; // the checkpoint and its resume must cope with the missing moments
+        DpoTrainer trainer(tiny_model(), c, tmp / "run");
+        trainer.save_adapter(tmp / "start.safetensors");
+        JobControl job;
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        trainer.save_adapter(tmp / "end.safetensors");
+        const auto start = read_tensors(tmp / "start.safetensors"), end = read_tensors(tmp / "end.safetensors");
+        int keys = 0, values_moved = 0;
+        for (const auto& [name, t] : start) {
+            if (name.find(".to_k_user.") != std::string::npos) {
+                ++keys;
+                QVERIFY2(torch::equal(t, end.at(name)), name.c_str());
+            } else if (name.find(".to_v_user.") != std::string::npos) {
+                values_moved += torch::equal(t, end.at(name)) ? 0 : 1;
+            }
+        }
+        QVERIFY(keys > 0);
+        QVERIFY(values_moved > 0);
+        QVERIFY(!torch::equal(start.at("user_proj.proj.bias"), end.at("user_proj.proj.bias")));
+        QVERIFY(TrainConfig::from_json(c.to_json(), "test").freeze_user_keys);
+
+        auto resumed = c;
+        resumed.steps = 8;
+        DpoTrainer again(tiny_model(), resumed, tmp / "run");
+        QVERIFY(again.resume());
+        QCOMPARE(again.train(job).outcome, Outcome::Completed);
+
+        auto random_start = c;
+        random_start.token_start = kTokensStartRandom;
+        const auto msg = error_of<InvalidRequest>([&] { random_start.validate(); });
+        QVERIFY2(msg.contains("freeze_user_keys") && msg.contains("zero"), qPrintable(msg));
+    }
+
     // It groups the captions by each pair's category, so it needs them, and it trains another
     // adapter than the random start.
     void caption_start_needs_each_pairs_category()
