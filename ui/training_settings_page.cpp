@@ -133,6 +133,12 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "otherwise the tokens start random and alike. One token per category only, not when "
               "fine-tuning an adapter; needs a \"category\" on each line of the data. The demo "
               "adapter started this way."));
+    m_freezeUserKeys = checkField(tr("keep each token on its category's words"), QStringLiteral("freeze_user_keys"));
+    addRow(tr("Token routing:"), m_freezeUserKeys,
+           tr("Leaves where the image looks for each token as it started (with the start above: "
+              "where the prompt's words for that category are drawn), so training cannot hand one "
+              "category's motifs to another category's token. Needs the start above, or an adapter "
+              "to fine-tune."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -279,6 +285,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     selectTokens(c);
     m_banMixing->setValue(c.ban_mixing);
     m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
+    m_freezeUserKeys->setChecked(c.freeze_user_keys);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_emaDecay->setValue(c.ema_decay);
@@ -332,6 +339,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     }
     c.ban_mixing = m_banMixing->value();
     c.token_start = m_tokensAtCaptions->isChecked() ? psa::kTokensStartAtCaptions : psa::kTokensStartRandom;
+    c.freeze_user_keys = m_freezeUserKeys->isChecked();
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.ema_decay = m_emaDecay->value();

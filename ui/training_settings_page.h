@@ -67,6 +67,7 @@ private:
     QDoubleSpinBox* m_userDropout = nullptr;
     QDoubleSpinBox* m_banMixing = nullptr; // ban_mixing; per-category tokens only
     QCheckBox* m_tokensAtCaptions = nullptr; // token_start: "captions" when checked
+    QCheckBox* m_freezeUserKeys = nullptr;   // freeze_user_keys
     QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_resolution = nullptr;
     QSpinBox* m_checkpointEvery = nullptr;

@@ -228,6 +228,11 @@ private Q_SLOTS:
         tokens->setCurrentIndex(tokens->findData(QString::fromLatin1(kPerCategoryTokens)));
         auto* atCaptions = wizard.findChild<QCheckBox*>("token_start");
         QVERIFY(atCaptions && !atCaptions->isChecked()); // off by default: the reference's random start
+        auto* frozenKeys = wizard.findChild<QCheckBox*>("freeze_user_keys");
+        QVERIFY(frozenKeys && !frozenKeys->isChecked());
+        frozenKeys->setChecked(true); // the random start's zero keys are not worth keeping
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("freeze_user_keys"));
         atCaptions->setChecked(true);
         auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
         QVERIFY(averaging);
@@ -262,6 +267,7 @@ private Q_SLOTS:
         QCOMPARE(stored.counterpart_weight, 3.0);
         QCOMPARE(stored.counterpart_pairs, std::string(kCounterpartBannedPairs));
         QCOMPARE(stored.token_start, std::string(kTokensStartAtCaptions));
+        QVERIFY(stored.freeze_user_keys);
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
