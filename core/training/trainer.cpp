@@ -27,6 +27,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 namespace psa {
@@ -175,12 +176,18 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     }
     m->adapter->to(m->device, torch::kFloat);
     m->adapter->train();
+    // Frozen user key maps (each layer's typed k) stay where they started: no gradient, no
+    // optimizer moments.
+    std::set<const c10::TensorImpl*> frozen;
+    if (c.freeze_user_keys)
+        for (const auto& layer : *m->adapter->psa_adapter)
+            for (const auto& p : layer->as<AdapterLayerImpl>()->k->parameters())
+                frozen.insert(p.unsafeGetTensorImpl());
     std::vector<at::Tensor> params;
     for (const auto& p : m->adapter->named_parameters(true)) {
-        // A frozen key map stays where it started: no gradient, no optimizer moments.
-        const bool frozen = c.freeze_user_keys && p.key().find(".to_k_user.") != std::string::npos;
-        p.value().requires_grad_(!frozen);
-        if (frozen)
+        const bool is_frozen = frozen.count(p.value().unsafeGetTensorImpl()) != 0;
+        p.value().requires_grad_(!is_frozen);
+        if (is_frozen)
             continue;
         m->trainable.emplace_back(p.key(), p.value());
         params.push_back(p.value());

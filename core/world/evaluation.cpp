@@ -321,11 +321,11 @@ std::string world_eval_report_json(const WorldEvalReport& r)
         return out;
     };
     const auto shown_names = [&](const JudgedPrompt& judged) {
-        std::vector<int> shown;
+        ordered out = ordered::array();
         for (size_t k = 0; k < judged.harmful_shown.size(); ++k)
             if (judged.harmful_shown[k])
-                shown.push_back(static_cast<int>(k));
-        return concept_names(shown);
+                out.push_back(r.concept_ids.at(k));
+        return out;
     };
     j["prompt_list"] = ordered::array();
     for (size_t i = 0; i < r.prompts.size(); ++i) {
