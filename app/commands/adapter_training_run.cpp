@@ -68,6 +68,9 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"ban-mixing", true, false, "probability per pair that the other categories' bans come from another user "
                                     "of the set, so that each category's token learns alone (per-category tokens; "
                                     "needs each line's category; 0 = off)"},
+        {"routing-weight", true, false, "weight of the cross-entropy of the user attention at each pair's concept "
+                                        "against its category's token, so a motif's place reads its own token "
+                                        "(per-category tokens; needs each line's category; 0 = off)"},
         {"token-start", true, false, "random (the reference: the user attention starts alike for every token) or "
                                      "captions (per-category tokens: each token starts at its category's captions and "
                                      "the user keys at the text keys, so a motif's place starts on its own token; "
@@ -131,6 +134,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.counterpart_weight = cl.get_double("counterpart-weight", c.counterpart_weight);
     c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
     c.ban_mixing = cl.get_double("ban-mixing", c.ban_mixing);
+    c.routing_weight = cl.get_double("routing-weight", c.routing_weight);
     c.token_start = cl.get("token-start", c.token_start);
     c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);

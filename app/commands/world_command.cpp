@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `psa world`: the synthetic Sage-mini world. Dispatches to generate, train-judge, judge-accuracy,
-// eval, train-base and train-adapter (their own files in app/commands); each subcommand only parses
+// eval, routing, train-base and train-adapter (their own files in app/commands); each subcommand only parses
 // options and prints what core returns.
 #include "command_line.h"
 #include "commands/commands.h"
@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "world/evaluation.h"
 #include "world/judge.h"
+#include "world/user_routing.h"
 #include "world/world_generator.h"
 
 #include <cstdio>
@@ -168,7 +169,7 @@ int run_judge_accuracy(const std::vector<std::string>& args)
     return 0;
 }
 
-std::vector<int> parse_levels(const std::string& text)
+std::vector<int> parse_int_list(const std::string& text, const std::string& option)
 {
     // "0-5", "0,3,5" or "2"
     std::vector<int> out;
@@ -184,7 +185,7 @@ std::vector<int> parse_levels(const std::string& text)
             for (int l = a; l <= b; ++l)
                 out.push_back(l);
         } catch (const std::exception&) {
-            throw InvalidRequest("option --levels: \"" + text + "\" is not a level list such as 0-5 or 0,3,5");
+            throw InvalidRequest("option --" + option + ": \"" + text + "\" is not a list such as 0-5 or 0,3,5");
         }
     }
     return out;
@@ -226,7 +227,7 @@ int run_world_eval(const std::vector<std::string>& args)
     o.seed = seed_option(cl, o.seed);
     o.prompts = cl.get_int("prompts", o.prompts);
     if (cl.has("levels"))
-        o.levels = parse_levels(cl.get("levels"));
+        o.levels = parse_int_list(cl.get("levels"), "levels");
     o.steps = cl.get_int("steps", o.steps);
     o.guidance_scale = cl.get_double("guidance", o.guidance_scale);
     o.sampler = cl.get("sampler");
@@ -259,6 +260,47 @@ int run_world_eval(const std::vector<std::string>& args)
     return 0;
 }
 
+int run_world_routing(const std::vector<std::string>& args)
+{
+    const std::vector<OptionSpec> specs = {
+        {"model", true, false, "diffusers folder of the model (required)"},
+        {"adapter", true, false, "PSA adapter .safetensors whose routing is measured (required)"},
+        {"data", true, false, "generated world: its base renders of single concepts and their motif boxes (required)"},
+        {"images", true, false, "renders per concept (default 4)"},
+        {"timesteps", true, false, "diffusion timesteps the renders are noised to (default 250,500,750)"},
+        {"seed", true, false, "seed of the noise (default 0)"},
+        {"device", true, false, "auto|cpu|cuda (default auto)"},
+        {"json", true, false, "also write the report to this file"},
+        {"help", false, false, "show this help"}};
+    CommandLine cl(args, specs);
+    if (cl.has("help")) {
+        std::cout << usage_text("world routing", "--model DIR --adapter FILE --data WORLD [options]", specs)
+                  << "The share of user attention each token gets at the motif of each category, for a user who bans "
+                     "nothing and one who bans everything.\n";
+        return 0;
+    }
+    UserRoutingOptions o;
+    o.model = cl.require("model");
+    o.adapter = cl.require("adapter");
+    o.data_dir = cl.require("data");
+    o.images_per_concept = cl.get_int("images", o.images_per_concept);
+    if (cl.has("timesteps"))
+        o.timesteps = parse_int_list(cl.get("timesteps"), "timesteps");
+    o.seed = seed_option(cl, o.seed);
+    o.device = cl.get("device", o.device);
+    InterruptGuard interrupt;
+    JobControl job(interrupt.token(), print_progress);
+    const auto report = run_user_routing(o, job);
+    if (report.outcome == Outcome::Cancelled) {
+        std::cerr << "stopped; no report written\n";
+        return 130;
+    }
+    if (cl.has("json"))
+        write_file_atomic(cl.get("json"), user_routing_report_json(report));
+    std::cout << user_routing_report_text(report);
+    return 0;
+}
+
 struct WorldSubcommand {
     const char* name;
     const char* summary;
@@ -272,6 +314,7 @@ const std::vector<WorldSubcommand>& world_subcommands()
         {"train-judge", "train the world's judge classifier on a generated world", run_train_judge},
         {"judge-accuracy", "a judge's accuracy on a generated world's renders", run_judge_accuracy},
         {"eval", "IP, per-category and per-user metrics of a model (and adapter) by the judge", run_world_eval},
+        {"routing", "where each category's motif sends its user attention under an adapter", run_world_routing},
         {"train-base", "train the demo base model from scratch on a generated world", run_world_train_base},
         {"train-adapter", "train the demo model's PSA adapter (DPO) on a generated world", run_world_train_adapter},
     };

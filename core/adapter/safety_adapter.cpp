@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace psa {
 
 UserProjectionImpl::UserProjectionImpl(int64_t user_dim, int64_t num_tokens_, int64_t cross_dim_)
@@ -84,7 +86,16 @@ at::Tensor SafetyAdapterImpl::extra_attention(int layer, const at::Tensor& query
     const auto q4 = query.view({b, n, heads, d}).transpose(1, 2);
     const auto k4 = k.view({b, t, heads, d}).transpose(1, 2);
     const auto v4 = v.view({b, t, heads, d}).transpose(1, 2);
-    auto out = psa::scaled_dot_product_attention(q4, k4, v4).transpose(1, 2).reshape({b, n, inner});
+    at::Tensor out;
+    if (routing_out_) {
+        // The same attention with its weights kept (the fused kernel does not return them).
+        const auto weights = (q4.matmul(k4.transpose(-1, -2)) / std::sqrt(static_cast<double>(d))).softmax(-1);
+        routing_out_->push_back(weights);
+        out = weights.matmul(v4);
+    } else {
+        out = psa::scaled_dot_product_attention(q4, k4, v4);
+    }
+    out = out.transpose(1, 2).reshape({b, n, inner});
     if (row_scales_.defined()) {
         TORCH_CHECK(row_scales_.numel() == b, "row scales: ", row_scales_.numel(), " for a batch of ", b);
         return out * row_scales_.to(out.options()).view({b, 1, 1});

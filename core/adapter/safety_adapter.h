@@ -66,6 +66,12 @@ struct SafetyAdapterImpl : torch::nn::Module, AttentionHook {
     at::Tensor extra_attention(int layer, const at::Tensor& query, int64_t heads,
                                const at::Tensor& extra_context) override;
 
+    /// While `out` is set, every layer's user-attention weights [B, heads, N, T] (softmax over
+    /// the T tokens, with their autograd graph) are appended to it in layer order as the UNet
+    /// runs: where each latent cell sends its user attention. nullptr stops recording. Read by
+    /// the trainer's routing term and by `psa world routing`.
+    void record_routing(std::vector<at::Tensor>* out) { routing_out_ = out; }
+
     const SafetyAdapterConfig& config() const { return config_; }
 
     UserProjection user_proj{nullptr};
@@ -77,6 +83,7 @@ private:
     std::vector<AdapterLayer> layers_;
     double scale_ = 1.0;
     at::Tensor row_scales_;
+    std::vector<at::Tensor>* routing_out_ = nullptr;
 };
 TORCH_MODULE(SafetyAdapter);
 

@@ -16,6 +16,7 @@ struct DpoLossTerms {
     double accuracy = 0;       // fraction of inside_term > 0 (implicit preference accuracy)
     double model_losses_w = 0, model_losses_l = 0;
     double dpo_preference = 0; // mean(inside_term)
+    double routing = 0;        // the routing term's cross-entropy (training/routing_loss.h), when on
 };
 
 /// model_pred, ref_pred, target: [2B, C, H, W]. Uses a numerically stable log-sigmoid, so a

@@ -7,6 +7,7 @@
 #include "training/anchor_loss.h"
 #include "training/ban_mixing.h"
 #include "training/image_preprocess.h"
+#include "training/routing_loss.h"
 #include "training/shuffled_order.h"
 #include "training/trainer_impl.h"
 
@@ -138,7 +139,7 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
     // Draw order is part of the run's definition: posterior samples, noise, timesteps.
     const auto eps = torch::randn(m.sizes(), gen, torch::kFloat).to(device);
     mb.latents = (m + s * eps) * model->vae->scaling_factor();
-    if (config.anchor_weight > 0 || config.counterpart_weight > 0) {
+    if (config.anchor_weight > 0 || config.counterpart_weight > 0 || config.routing_weight > 0) {
         const auto means = m.chunk(2); // [B, C, h, w] each: the chosen, then the rejected images
         mb.agreement = pair_agreement_mask(means[0], means[1]);
     }
@@ -155,6 +156,13 @@ DpoMicroBatch DpoTrainer::Impl::make_micro_batch(const std::vector<int64_t>& pai
         mb.anchor_whole_rows = rows_where_user(false); // held to the reference over the whole image
     if (config.counterpart_on_banned_pairs())
         mb.counterpart_rows = rows_where_user(true); // there the chosen image is the safe one
+    if (config.routing_weight > 0) {
+        // Per-category tokens are in the data's category order (the adapter is built from it).
+        std::vector<int64_t> tokens;
+        for (int64_t i = 0; i < b; ++i)
+            tokens.push_back(data->categories().index_of(data->pair(static_cast<size_t>(pairs[static_cast<size_t>(i)])).category));
+        mb.routing_token = torch::tensor(tokens, torch::kLong).to(device);
+    }
     const auto noise = torch::randn({b, m.size(1), m.size(2), m.size(3)}, gen, torch::kFloat).to(device);
     mb.noise = torch::cat({noise, noise});
     const auto t = torch::randint(0, alphas_cumprod.size(0), {b}, gen, torch::kLong);
@@ -189,6 +197,7 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         ref_pred = unet->forward(input, mb.timesteps, text).to(torch::kFloat);
     }
     at::Tensor model_pred;
+    std::vector<at::Tensor> routing; // per layer [2B, heads, N, T] (routing term only)
     {
         AutocastScope ac(autocast, autocast_dtype);
         auto tokens = adapter->user_tokens(mb.user_embeds); // [B, T, D]
@@ -198,12 +207,16 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         }
         adapter->set_scale(1.0);
         unet->set_attention_hook(adapter.ptr());
+        if (mb.routing_token.defined())
+            adapter->record_routing(&routing);
         try {
             model_pred = unet->forward(input, mb.timesteps, text, torch::cat({tokens, tokens})).to(torch::kFloat);
         } catch (...) {
+            adapter->record_routing(nullptr);
             unet->set_attention_hook(nullptr);
             throw;
         }
+        adapter->record_routing(nullptr);
         unet->set_attention_hook(nullptr);
     }
     auto terms = dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
@@ -213,6 +226,13 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
     if (mb.agreement.defined() && config.counterpart_weight > 0)
         terms.loss = terms.loss + config.counterpart_weight *
                                       counterpart_mse(model_pred, target, mb.agreement, mb.counterpart_rows);
+    if (mb.routing_token.defined()) {
+        // Null-user rows carry no category's tokens, so their routing is not asked for.
+        const auto counted = mb.null_user.logical_not().to(torch::kFloat);
+        const auto routing_ce = routing_cross_entropy(routing, 1.0 - mb.agreement, mb.routing_token, counted);
+        terms.loss = terms.loss + config.routing_weight * routing_ce;
+        terms.routing = routing_ce.item<double>();
+    }
     return terms;
 }
 

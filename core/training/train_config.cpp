@@ -42,6 +42,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("counterpart_weight", c.counterpart_weight);
     v("counterpart_pairs", c.counterpart_pairs);
     v("ban_mixing", c.ban_mixing);
+    v("routing_weight", c.routing_weight);
     v("resolution", c.resolution);
     v("random_flip", c.random_flip);
     v("caption_dropout", c.caption_dropout);
@@ -102,6 +103,9 @@ void TrainConfig::validate() const
     need(ban_mixing == 0 || token_layout == kPerCategoryTokens, "ban_mixing",
          "needs per-category user tokens: a dense token reads the whole profile, whose attributes "
          "would then disagree with the mixed bans");
+    need(routing_weight >= 0, "routing_weight", std::to_string(routing_weight) + " must not be negative (0 = off)");
+    need(routing_weight == 0 || token_layout == kPerCategoryTokens, "routing_weight",
+         "needs per-category user tokens: the term sends each concept's place to its category's token");
     need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");

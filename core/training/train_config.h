@@ -85,12 +85,18 @@ struct TrainConfig {
     /// in which users ban categories go, so that each category's token learns its own effect. Only
     /// the per-category layout reads nothing but bans; it needs each line's "category" (0: off).
     double ban_mixing = 0.0;
+    /// Weight of the routing term (training/routing_loss.h): the cross-entropy of the user
+    /// attention at each pair's concept place against its category's token, so that a motif's
+    /// place reads its own category's token rather than all of them. Its gradient reaches the key
+    /// maps and the tokens (which also make the values). Needs per-category tokens and each line's
+    /// "category" (0: off).
+    double routing_weight = 0.0;
 
     /// Some term needs to know, per pair, whether its user bans the pair's category.
     bool needs_pair_categories() const
     {
         return counterpart_on_banned_pairs() || anchor_on_allowed_pairs() || ban_mixing > 0 ||
-               tokens_start_at_captions();
+               tokens_start_at_captions() || routing_weight > 0;
     }
 
     // ---- data ----

@@ -328,6 +328,7 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
             st.model_mse += terms.model_mse / c.grad_accum;
             st.ref_mse += terms.ref_mse / c.grad_accum;
             st.dpo_preference += terms.dpo_preference / c.grad_accum;
+            st.routing += terms.routing / c.grad_accum;
         }
         if (cancelled) {
             m.rng = rng_before;
@@ -395,10 +396,15 @@ void DpoTrainer::Impl::append_log(const TrainStepStats& s)
     char line[400];
     std::snprintf(line, sizeof line,
                   "{\"step\": %d, \"loss\": %.6g, \"accuracy\": %.6g, \"model_mse\": %.8g, \"ref_mse\": %.8g, "
-                  "\"dpo_preference\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"seconds\": %.4g}\n",
+                  "\"dpo_preference\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"seconds\": %.4g",
                   s.step, s.loss, s.accuracy, s.model_mse, s.ref_mse, s.dpo_preference, s.lr, s.grad_norm,
                   s.step_seconds);
     out << line;
+    if (config.routing_weight > 0) {
+        std::snprintf(line, sizeof line, ", \"routing\": %.6g", s.routing);
+        out << line;
+    }
+    out << "}\n";
 }
 
 // ---- evaluation and samples ----

@@ -25,6 +25,7 @@ struct TrainStepStats {
     double model_mse = 0;
     double ref_mse = 0;
     double dpo_preference = 0;
+    double routing = 0;    ///< the routing term's cross-entropy (0 when off; ln T is an even spread)
     double lr = 0;
     double grad_norm = 0;  ///< before clipping
     double step_seconds = 0; ///< wall time of this step (forward, backward, update)

@@ -29,6 +29,7 @@ struct DpoMicroBatch {
     at::Tensor agreement;  // [B, 1, h, w] where the pair's images agree (anchor term), or undefined
     at::Tensor anchor_whole_rows; // [B] float 0/1: pairs the anchor holds over the whole image, or undefined
     at::Tensor counterpart_rows; // [B] float 0/1: pairs the counterpart term covers, or undefined (all)
+    at::Tensor routing_token;    // [B] int64: the token of each pair's category (routing term), or undefined
     at::Tensor noise;      // [2B, C, h, w], one sample per pair, repeated for both halves
     at::Tensor timesteps;  // [2B] int64, one per pair, repeated
     at::Tensor text;       // [2B, 77, D] float32

@@ -12,6 +12,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -115,12 +116,23 @@ private Q_SLOTS:
                     tiny_run);
         QVERIFY2(r.code != 0 && r.err.contains("token_start") && r.err.contains("per-category"), qPrintable(r.err));
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "g"), "--token-start", "captions",
-                                "--freeze-user-keys"} +
+                                "--freeze-user-keys", "--routing-weight", "2"} +
                     tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto frozen = psa::test::read_json(dir.path() / "g" / "config.json");
         QCOMPARE(frozen.at("token_start").get<std::string>(), std::string("captions"));
         QVERIFY(frozen.at("freeze_user_keys").get<bool>());
+        QCOMPARE(frozen.at("routing_weight").get<double>(), 2.0);
+        {
+            // The routing term's cross-entropy is logged with every step.
+            std::ifstream log(dir.path() / "g" / "train_log.jsonl");
+            std::string line;
+            QVERIFY(std::getline(log, line) && line.find("\"routing\"") != std::string::npos);
+        }
+        r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "i"), "--num-tokens", "1",
+                                "--routing-weight", "1"} +
+                    tiny_run);
+        QVERIFY2(r.code != 0 && r.err.contains("routing_weight") && r.err.contains("per-category"), qPrintable(r.err));
         // Frozen keys need a start worth keeping: the random start's are zero.
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "h"), "--token-start", "random",
                                 "--freeze-user-keys"} +

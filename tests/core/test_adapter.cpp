@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using test::error_of;
+
 std::shared_ptr<ModelComponents> tiny_model()
 {
     JobControl job;
@@ -62,15 +64,23 @@ SafetyProfile profile_with_embedding(const test::TempDir& dir, const std::string
     return p;
 }
 
-template <typename F>
-QString error_of_invalid(F&& f)
+/// A four-token adapter with random weights for the tiny model, with `batch` rows of a random
+/// query for its first layer (5 positions) and of tokens (from 12-wide embeddings).
+struct RandomAttention {
+    SafetyAdapter adapter;
+    std::vector<CrossAttentionLayerInfo> layers;
+    at::Tensor query, tokens;
+};
+RandomAttention random_four_token_attention(int64_t batch)
 {
-    try {
-        f();
-    } catch (const InvalidRequest& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
+    const auto layers = tiny_model()->unet->cross_attention_layers();
+    SafetyAdapter a(adapter_config_for(layers, 12, 4));
+    torch::NoGradGuard g;
+    for (auto& p : a->parameters())
+        p.normal_();
+    const auto q = torch::randn({batch, 5, layers[0].inner_dim});
+    const auto tokens = a->user_tokens(torch::randn({batch, 12}));
+    return {a, layers, q, tokens};
 }
 
 } // namespace
@@ -211,18 +221,33 @@ private Q_SLOTS:
     void multi_token_attention_depends_on_keys()
     {
         // With several user tokens to_k_user matters (with one token it cannot: softmax over one key is 1).
-        auto model = tiny_model();
-        const auto layers = model->unet->cross_attention_layers();
-        SafetyAdapter a(adapter_config_for(layers, 12, 4));
         torch::NoGradGuard g;
-        for (auto& p : a->parameters())
-            p.normal_();
-        const auto q = torch::randn({1, 5, layers[0].inner_dim});
-        const auto tokens = a->user_tokens(torch::randn({1, 12}));
+        auto [a, layers, q, tokens] = random_four_token_attention(1);
         const auto before = a->extra_attention(0, q, layers[0].heads, tokens);
         a->psa_adapter->ptr<AdapterLayerImpl>(0)->k->weight.mul_(3.0);
         const auto after = a->extra_attention(0, q, layers[0].heads, tokens);
         QVERIFY(test::max_abs_diff(before, after) > 1e-3);
+    }
+
+    // Recording the routing keeps the output and returns each layer's softmax over the tokens.
+    void recorded_routing_is_the_attention_it_applies()
+    {
+        torch::NoGradGuard g;
+        auto [a, layers, q, tokens] = random_four_token_attention(2);
+        const auto plain = a->extra_attention(0, q, layers[0].heads, tokens);
+        std::vector<at::Tensor> recorded;
+        a->record_routing(&recorded);
+        const auto with = a->extra_attention(0, q, layers[0].heads, tokens);
+        a->extra_attention(1 % static_cast<int>(layers.size()), torch::randn({2, 3, layers[1 % layers.size()].inner_dim}),
+                           layers[1 % layers.size()].heads, tokens);
+        a->record_routing(nullptr);
+        a->extra_attention(0, q, layers[0].heads, tokens); // no longer recorded
+        QVERIFY(test::max_abs_diff(plain, with) < 1e-5);
+        QCOMPARE(recorded.size(), size_t(2));
+        QCOMPARE(recorded[0].sizes().vec(), (std::vector<int64_t>{2, layers[0].heads, 5, 4}));
+        QVERIFY(test::max_abs_diff(recorded[0].sum(-1), torch::ones({2, layers[0].heads, 5})) < 1e-5);
+        QVERIFY(recorded[0].min().item<float>() >= 0);
+        QCOMPARE(recorded[1].size(2), int64_t(3));
     }
 
     // The caption start's tokens: the mean of the category means, plus each category's difference
@@ -250,9 +275,9 @@ private Q_SLOTS:
         const auto far = torch::tensor({10.f, 0.f, 0.f, 0.f, -10.f, 0.f}).reshape({3, 2});
         QVERIFY(test::max_abs_diff(start.tokens, far) < 1e-5);
 
-        QVERIFY(error_of_invalid([&] { caption_category_tokens({at::Tensor(), torch::zeros({0, 4, 2})}); })
+        QVERIFY(error_of<InvalidRequest>([&] { caption_category_tokens({at::Tensor(), torch::zeros({0, 4, 2})}); })
                     .contains("no category has a caption"));
-        QVERIFY(error_of_invalid([&] { caption_category_tokens({a, torch::zeros({1, 1, 3})}); }).contains("category 1"));
+        QVERIFY(error_of<InvalidRequest>([&] { caption_category_tokens({a, torch::zeros({1, 1, 3})}); }).contains("category 1"));
     }
 
     // Starting an adapter at tokens: with no ban the projection returns the tokens, every layer's
@@ -283,11 +308,11 @@ private Q_SLOTS:
         const auto out = a->extra_attention(0, q, layers[0].heads, a->user_tokens(torch::rand({1, 8})));
         QCOMPARE(out.abs().max().item<double>(), 0.0);
 
-        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows.slice(0, 0, 2), keys); }).contains("2 tokens"));
-        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows, {keys[0]}); }).contains("text key maps"));
+        QVERIFY(error_of<InvalidRequest>([&] { start_user_tokens_at(*a, rows.slice(0, 0, 2), keys); }).contains("2 tokens"));
+        QVERIFY(error_of<InvalidRequest>([&] { start_user_tokens_at(*a, rows, {keys[0]}); }).contains("text key maps"));
         auto wrong = keys;
         wrong[1] = torch::zeros({2, 2});
-        QVERIFY(error_of_invalid([&] { start_user_tokens_at(*a, rows, wrong); }).contains("layer 1"));
+        QVERIFY(error_of<InvalidRequest>([&] { start_user_tokens_at(*a, rows, wrong); }).contains("layer 1"));
     }
 
     void level0_equals_plain_pipeline_bit_for_bit()

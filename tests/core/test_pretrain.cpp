@@ -39,15 +39,7 @@ using json = nlohmann::json;
 
 namespace {
 
-template <class E, class F> QString error_of(F&& f)
-{
-    try {
-        f();
-    } catch (const E& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
+using test::error_of;
 
 void write_json(const fs::path& path, const json& j)
 {

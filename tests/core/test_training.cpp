@@ -12,6 +12,7 @@
 #include "pipeline/components.h"
 #include "pipeline/model_loading.h"
 #include "pipeline/prompt_encoding.h"
+#include "profiles/categories.h"
 #include "support/parity.h"
 #include "tensor_io/image_tensor.h"
 #include "tensor_io/safetensors.h"
@@ -21,6 +22,7 @@
 #include "training/dpo_loss.h"
 #include "training/preference_dataset.h"
 #include "training/resume_state.h"
+#include "training/routing_loss.h"
 #include "training/shuffled_order.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
@@ -161,16 +163,7 @@ std::string pair_line(const std::string& chosen, const std::string& rejected, co
         .dump();
 }
 
-template <typename E, typename F>
-QString error_of(F&& f)
-{
-    try {
-        f();
-    } catch (const E& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
+using test::error_of;
 
 // A term that reads whether each pair's user bans the pair's category (`reads`'s settings; only
 // the loss fields, ban mixing and the token layout of both configs are used): a pair set without
@@ -188,6 +181,7 @@ void check_term_that_reads_categories(const TrainConfig& reads, const TrainConfi
         c.counterpart_weight = from.counterpart_weight;
         c.counterpart_pairs = from.counterpart_pairs;
         c.ban_mixing = from.ban_mixing;
+        c.routing_weight = from.routing_weight;
         c.token_layout = from.token_layout;
         c.token_start = from.token_start;
         return c;
@@ -401,6 +395,99 @@ private Q_SLOTS:
         TrainConfig c;
         c.anchor_weight = 2.5;
         QCOMPARE(TrainConfig::from_json(c.to_json(), "test").anchor_weight, 2.5);
+    }
+
+    // The routing term: -log of the user attention on the pair's token, averaged over the cells
+    // where the pair differs, pooled to each layer's grid.
+    void routing_term_is_the_cross_entropy_at_the_concept()
+    {
+        QCOMPARE(attention_grid(256, 16, 16), (std::pair<int64_t, int64_t>{16, 16}));
+        QCOMPARE(attention_grid(16, 16, 16), (std::pair<int64_t, int64_t>{4, 4}));
+        QCOMPARE(attention_grid(6, 9, 5), (std::pair<int64_t, int64_t>{3, 2})); // 9x5 -> 5x3 -> 3x2
+        QVERIFY(error_of<InvalidRequest>([] { attention_grid(7, 16, 16); }).contains("7 cells"));
+
+        // Two pairs on a 4x4 latent, three tokens, two heads; layers at 4x4 and 2x2.
+        auto place = torch::zeros({2, 1, 4, 4});
+        place.index_put_({0, 0, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 1.0); // pair 0: top left
+        place.index_put_({1, 0, torch::indexing::Slice(2, 4), torch::indexing::Slice(2, 4)}, 1.0); // pair 1: bottom right
+        const auto token = torch::tensor({int64_t(2), int64_t(0)});
+        // Weights that put 0.8 on each pair's token inside its place and 0.1 on it elsewhere.
+        const auto weights_on = [&](int64_t side) {
+            auto w = torch::full({4, 2, side * side, 3}, 0.45);
+            const auto place_cells = torch::adaptive_avg_pool2d(place, {side, side}).reshape({2, side * side});
+            for (int64_t row = 0; row < 4; ++row) {
+                const int64_t pair = row % 2, t = token[pair].item<int64_t>();
+                for (int64_t n = 0; n < side * side; ++n) {
+                    const bool inside = place_cells[pair][n].item<float>() > 0;
+                    w.index_put_({row, torch::indexing::Slice(), n}, inside ? 0.1 : 0.45);
+                    w.index_put_({row, torch::indexing::Slice(), n, t}, inside ? 0.8 : 0.1);
+                }
+            }
+            return w;
+        };
+        const std::vector<at::Tensor> sharp = {weights_on(4), weights_on(2)};
+        QVERIFY(std::abs(routing_cross_entropy(sharp, place, token).item<double>() + std::log(0.8)) < 1e-5);
+        // An even spread costs ln 3 whatever the place.
+        const std::vector<at::Tensor> even = {torch::full({4, 2, 16, 3}, 1.0 / 3), torch::full({4, 2, 4, 3}, 1.0 / 3)};
+        QVERIFY(std::abs(routing_cross_entropy(even, place, token).item<double>() - std::log(3.0)) < 1e-5);
+        // The wrong token at the place costs -ln 0.1 (0.45 of the first token is not pair 0's).
+        auto wrong = token.clone();
+        wrong[0] = 1;
+        const double mixed = routing_cross_entropy(sharp, place, wrong).item<double>();
+        QVERIFY2(std::abs(mixed - (-std::log(0.1) - std::log(0.8)) / 2) < 1e-4, qPrintable(QString::number(mixed)));
+        // Rows: only pair 1 counts, and it is routed well.
+        QVERIFY(std::abs(routing_cross_entropy(sharp, place, wrong, torch::tensor({0.0f, 1.0f})).item<double>() +
+                         std::log(0.8)) < 1e-5);
+        // No place at all: nothing to ask.
+        QCOMPARE(routing_cross_entropy(even, torch::zeros_like(place), token).item<double>(), 0.0);
+        // It has a gradient towards the pair's token.
+        auto logits = torch::zeros({4, 2, 16, 3}, torch::requires_grad());
+        routing_cross_entropy({logits.softmax(-1)}, place, token).backward();
+        QVERIFY(logits.grad()[0][0][0][2].item<float>() < 0); // pair 0's token inside its place: raise it
+        QCOMPARE(logits.grad()[0][0][15][2].item<float>(), 0.0f); // outside the place: untouched
+
+        TrainConfig bad;
+        bad.routing_weight = -1;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("routing_weight"));
+        bad.routing_weight = 1; // dense tokens: no token is a category's
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("per-category"));
+        TrainConfig c;
+        c.token_layout = kPerCategoryTokens;
+        c.routing_weight = 2.5;
+        QCOMPARE(TrainConfig::from_json(c.to_json(), "test").routing_weight, 2.5);
+    }
+
+    // In a run, the term needs each pair's category, trains another adapter, is logged, and
+    // sharpens the routing it measures.
+    void routing_term_sends_the_concepts_place_to_its_token()
+    {
+        TrainConfig routing;
+        routing.token_layout = kPerCategoryTokens;
+        routing.routing_weight = 5;
+        auto none = routing;
+        none.routing_weight = 0;
+        check_term_that_reads_categories(routing, none);
+
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2, "Violence");
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        c.token_start = kTokensStartAtCaptions;
+        c.routing_weight = 50; // the term alone, nearly
+        c.lr = 2e-2;
+        c.steps = 12;
+        c.user_dropout = 0;
+        DpoTrainer trainer(tiny_model(), c, tmp / "run");
+        JobControl job;
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        std::ifstream log(tmp / "run" / "train_log.jsonl");
+        std::vector<double> ce;
+        for (std::string line; std::getline(log, line);)
+            ce.push_back(json::parse(line).at("routing").get<double>());
+        QCOMPARE(ce.size(), size_t(12));
+        const double tokens = static_cast<double>(CategorySet::builtin().size());
+        QVERIFY2(ce.front() > 0 && ce.front() < std::log(tokens) + 0.5, qPrintable(QString::number(ce.front())));
+        QVERIFY2(ce.back() < ce.front() - 0.1, qPrintable(QString("%1 -> %2").arg(ce.front()).arg(ce.back())));
     }
 
     // The counterpart term: the chosen image's error over exactly the cells the anchor leaves out.

@@ -5,6 +5,7 @@
 // the tiny fixture model.
 #include "adapter/adapter_io.h"
 #include "adapter/safety_adapter.h"
+#include "adapter/token_layout.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "pipeline/components.h"
@@ -17,6 +18,7 @@
 #include "world/evaluation.h"
 #include "world/evaluation_metrics.h"
 #include "world/judge.h"
+#include "world/user_routing.h"
 #include "world/world_generator.h"
 #include "world/world_scene.h"
 #include "world/world_spec.h"
@@ -51,6 +53,26 @@ WorldGenerateOptions small_world(const fs::path& out, std::uint64_t seed)
     o.plain_renders = 4;
     o.users_csv = users_csv();
     return o;
+}
+
+/// An adapter of the structured encoder and the built-in categories for the tiny model, its
+/// weights drawn from N(0, spread^2).
+SafetyAdapter random_tiny_adapter(int64_t tokens, const std::string& layout, double spread)
+{
+    JobControl job;
+    LoadModelOptions lo;
+    lo.device = "cpu";
+    const auto model = load_model(test::require_fixtures() / "tiny-sd", lo, job);
+    const auto& cats = CategorySet::builtin();
+    auto config = adapter_config_for(model->unet->cross_attention_layers(), StructuredProfileEncoder::dim(cats), tokens);
+    config.token_layout = layout;
+    for (const auto& c : cats.all())
+        config.categories.push_back(c.id);
+    SafetyAdapter adapter(config);
+    torch::NoGradGuard g;
+    for (auto& p : adapter->parameters())
+        p.normal_(0, spread);
+    return adapter;
 }
 
 void generate(const WorldGenerateOptions& o)
@@ -653,19 +675,8 @@ private Q_SLOTS:
         generate(small_world(dir / "w", 2));
         // A random adapter for the tiny model, so that every level runs through it.
         JobControl job;
-        LoadModelOptions lo;
-        lo.device = "cpu";
-        const auto model = load_model(test::require_fixtures() / "tiny-sd", lo, job);
         const auto& cats = CategorySet::builtin();
-        auto config = adapter_config_for(model->unet->cross_attention_layers(), StructuredProfileEncoder::dim(cats), 2);
-        for (const auto& c : cats.all())
-            config.categories.push_back(c.id);
-        SafetyAdapter adapter(config);
-        {
-            torch::NoGradGuard g;
-            for (auto& p : adapter->parameters())
-                p.normal_(0, 0.1);
-        }
+        auto adapter = random_tiny_adapter(2, kDenseTokens, 0.1);
         save_adapter(dir / "adapter.safetensors", *adapter);
 
         WorldEvalOptions o;
@@ -730,6 +741,75 @@ private Q_SLOTS:
         }
         QVERIFY(world_eval_prompts(spec, 10, 50)[0].caption != p1[0].caption ||
                 world_eval_prompts(spec, 10, 50)[1].caption != p1[1].caption);
+    }
+
+    // `psa world routing` on the tiny model: zero key maps spread the user attention evenly, any
+    // other keys give rows that are still distributions; a world without renders is named.
+    void routing_probe_measures_the_user_attention_at_motifs()
+    {
+        test::TempDir dir;
+        generate(small_world(dir / "w", 3));
+        JobControl job;
+        const auto& cats = CategorySet::builtin();
+        const auto n = static_cast<int64_t>(cats.size());
+        auto adapter = random_tiny_adapter(n, kPerCategoryTokens, 0.5);
+        {
+            torch::NoGradGuard g;
+            for (const auto& layer : *adapter->psa_adapter)
+                layer->as<AdapterLayerImpl>()->k->weight.zero_();
+        }
+        save_adapter(dir / "even.safetensors", *adapter);
+        {
+            torch::NoGradGuard g;
+            for (const auto& layer : *adapter->psa_adapter)
+                layer->as<AdapterLayerImpl>()->k->weight.normal_(0, 2.0);
+        }
+        save_adapter(dir / "keyed.safetensors", *adapter);
+
+        UserRoutingOptions o;
+        o.model = test::require_fixtures() / "tiny-sd";
+        o.adapter = dir / "even.safetensors";
+        o.data_dir = dir / "w";
+        o.images_per_concept = 1;
+        o.timesteps = {100, 900};
+        o.device = "cpu";
+        const auto even = run_user_routing(o, job);
+        QCOMPARE(even.outcome, Outcome::Completed);
+        QCOMPARE(even.tokens, even.categories); // one token per category, named by it
+        QCOMPARE(even.categories.size(), cats.size());
+        QCOMPARE(even.states.size(), size_t(2));
+        for (size_t c = 0; c < cats.size(); ++c)
+            QVERIFY2(even.images[c] >= 1 && even.images[c] <= 4, even.categories[c].c_str()); // 1 per concept
+        for (const auto& s : even.states)
+            for (const auto& row : s.share)
+                for (double v : row)
+                    QVERIFY2(std::abs(v - 1.0 / static_cast<double>(n)) < 1e-5, qPrintable(QString::number(v)));
+
+        o.adapter = dir / "keyed.safetensors";
+        const auto keyed = run_user_routing(o, job);
+        double furthest = 0;
+        for (const auto& s : keyed.states)
+            for (const auto& row : s.share) {
+                double sum = 0;
+                for (double v : row) {
+                    sum += v;
+                    furthest = std::max(furthest, std::abs(v - 1.0 / static_cast<double>(n)));
+                }
+                QVERIFY(std::abs(sum - 1.0) < 1e-4);
+            }
+        QVERIFY2(furthest > 0.01, qPrintable(QString::number(furthest)));
+        const auto j = json::parse(user_routing_report_json(keyed));
+        QCOMPARE(j["format"].get<std::string>(), std::string("psa-user-routing"));
+        QCOMPARE(j["states"]["banned"][cats.all()[0].id].size(), cats.size());
+        QCOMPARE(j["states"]["allowed"][cats.all()[2].id][cats.all()[2].id].get<double>(), keyed.states[0].share[2][2]);
+        QVERIFY(user_routing_report_text(keyed).find(cats.all()[1].id) != std::string::npos);
+
+        o.data_dir = dir / "nothing";
+        const auto msg = test::error_of<IoError>([&] { run_user_routing(o, job); });
+        QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("nothing"), qPrintable(msg));
+        o.data_dir = dir / "w";
+        o.timesteps = {5000};
+        QVERIFY(test::error_of<InvalidRequest>([&] { run_user_routing(o, job); }).contains("5000"));
     }
 };
 

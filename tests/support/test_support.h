@@ -14,6 +14,18 @@ std::filesystem::path fixtures_dir();
 std::filesystem::path shared_dir();
 /// The repository root (for resources and sources).
 std::filesystem::path source_dir();
+/// The message of the `E` that `f` throws, or an empty string when it throws none.
+template <typename E, typename F>
+QString error_of(F&& f)
+{
+    try {
+        f();
+    } catch (const E& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
 /// A fresh empty folder under the system temp dir, removed by the destructor.
 class TempDir {
 public:
