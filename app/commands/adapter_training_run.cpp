@@ -71,6 +71,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
         {"routing-weight", true, false, "weight of the cross-entropy of the user attention at each pair's concept "
                                         "against its category's token, so a motif's place reads its own token "
                                         "(per-category tokens; needs each line's category; 0 = off)"},
+        {"routing-steps", true, false, "steps at the start that train the routing term alone, value maps kept "
+                                       "still, so a new adapter changes no image meanwhile (needs --routing-weight)"},
         {"token-start", true, false, "random (the reference: the user attention starts alike for every token) or "
                                      "captions (per-category tokens: each token starts at its category's captions and "
                                      "the user keys at the text keys, so a motif's place starts on its own token; "
@@ -135,6 +137,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
     c.counterpart_pairs = cl.get("counterpart-pairs", c.counterpart_pairs);
     c.ban_mixing = cl.get_double("ban-mixing", c.ban_mixing);
     c.routing_weight = cl.get_double("routing-weight", c.routing_weight);
+    c.routing_steps = cl.get_int("routing-steps", c.routing_steps);
     c.token_start = cl.get("token-start", c.token_start);
     c.ema_decay = cl.get_double("ema-decay", c.ema_decay);
     c.checkpoint_every = cl.get_int("checkpoint-every", c.checkpoint_every);

@@ -220,19 +220,27 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
         unet->set_attention_hook(nullptr);
     }
     auto terms = dpo_loss(model_pred, ref_pred, target, config.beta_dpo, config.sft_weight);
+    at::Tensor routing_ce;
+    if (mb.routing_token.defined()) {
+        // Null-user rows carry no category's tokens, so their routing is not asked for.
+        const auto counted = mb.null_user.logical_not().to(torch::kFloat);
+        routing_ce = routing_cross_entropy(routing, 1.0 - mb.agreement, mb.routing_token, counted);
+        terms.routing = routing_ce.item<double>();
+        if (step < config.routing_steps) {
+            // The routing stage asks for nothing else (the trainer also keeps the value maps
+            // still), so the adapter changes no image while its routing forms.
+            terms.loss = config.routing_weight * routing_ce;
+            return terms;
+        }
+    }
     if (mb.agreement.defined() && config.anchor_weight > 0)
         terms.loss = terms.loss +
                      config.anchor_weight * anchored_mse(model_pred, ref_pred, mb.agreement, mb.anchor_whole_rows);
     if (mb.agreement.defined() && config.counterpart_weight > 0)
         terms.loss = terms.loss + config.counterpart_weight *
                                       counterpart_mse(model_pred, target, mb.agreement, mb.counterpart_rows);
-    if (mb.routing_token.defined()) {
-        // Null-user rows carry no category's tokens, so their routing is not asked for.
-        const auto counted = mb.null_user.logical_not().to(torch::kFloat);
-        const auto routing_ce = routing_cross_entropy(routing, 1.0 - mb.agreement, mb.routing_token, counted);
+    if (routing_ce.defined())
         terms.loss = terms.loss + config.routing_weight * routing_ce;
-        terms.routing = routing_ce.item<double>();
-    }
     return terms;
 }
 

@@ -43,6 +43,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("counterpart_pairs", c.counterpart_pairs);
     v("ban_mixing", c.ban_mixing);
     v("routing_weight", c.routing_weight);
+    v("routing_steps", c.routing_steps);
     v("resolution", c.resolution);
     v("random_flip", c.random_flip);
     v("caption_dropout", c.caption_dropout);
@@ -106,6 +107,10 @@ void TrainConfig::validate() const
     need(routing_weight >= 0, "routing_weight", std::to_string(routing_weight) + " must not be negative (0 = off)");
     need(routing_weight == 0 || token_layout == kPerCategoryTokens, "routing_weight",
          "needs per-category user tokens: the term sends each concept's place to its category's token");
+    need(routing_steps >= 0 && routing_steps < steps, "routing_steps",
+         std::to_string(routing_steps) + " must lie in [0, steps) (0 = no routing stage)");
+    need(routing_steps == 0 || routing_weight > 0, "routing_steps",
+         "a routing stage trains the routing term alone; set routing_weight");
     need(resolution >= 0, "resolution", "must not be negative (0 = the model's size)");
     need(caption_dropout >= 0 && caption_dropout <= 1, "caption_dropout", "is a probability in [0, 1]");
     need(user_dropout >= 0 && user_dropout <= 1, "user_dropout", "is a probability in [0, 1]");

@@ -91,6 +91,10 @@ struct TrainConfig {
     /// maps and the tokens (which also make the values). Needs per-category tokens and each line's
     /// "category" (0: off).
     double routing_weight = 0.0;
+    /// Steps at the start of a run that train the routing term alone: no DPO, anchor or
+    /// counterpart term, and the value maps keep their gradient at zero, so a new adapter (value
+    /// maps at zero) changes no image while its routing forms. Needs routing_weight (0: none).
+    int routing_steps = 0;
 
     /// Some term needs to know, per pair, whether its user bans the pair's category.
     bool needs_pair_categories() const

@@ -345,6 +345,15 @@ TrainResult DpoTrainer::train(JobControl& job, const TrainStepFn& on_step)
                 if (p.grad().defined())
                     p.grad().div_(m.loss_scale);
         }
+        if (m.step < c.routing_steps) {
+            // The routing stage: the routing term also reaches the value maps through later
+            // layers' queries; they stay where they are (zero in a new adapter).
+            torch::NoGradGuard no_grad;
+            for (const auto& layer : *m.adapter->psa_adapter)
+                for (auto& p : layer->as<AdapterLayerImpl>()->v->parameters())
+                    if (p.grad().defined())
+                        p.grad().zero_();
+        }
         const double max_norm = c.max_grad_norm > 0 ? c.max_grad_norm : std::numeric_limits<double>::infinity();
         st.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
         bool skip_update = false;

@@ -490,6 +490,60 @@ private Q_SLOTS:
         QVERIFY2(ce.back() < ce.front() - 0.1, qPrintable(QString("%1 -> %2").arg(ce.front()).arg(ce.back())));
     }
 
+    // A routing stage trains the term alone: the value maps stay at zero, so the adapter changes
+    // nothing (policy error = reference error), while the routing moves; DPO follows it.
+    void routing_stage_changes_no_image()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2, "Violence");
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        c.token_start = kTokensStartAtCaptions;
+        c.routing_weight = 2;
+        c.routing_steps = 4;
+        c.steps = 6;
+        c.checkpoint_every = 4;
+        DpoTrainer trainer(tiny_model(), c, tmp / "run");
+        trainer.save_adapter(tmp / "start.safetensors");
+        JobControl job;
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        std::ifstream log(tmp / "run" / "train_log.jsonl");
+        std::vector<json> lines;
+        for (std::string line; std::getline(log, line);)
+            lines.push_back(json::parse(line));
+        QCOMPARE(lines.size(), size_t(6));
+        for (size_t i = 0; i < 4; ++i) {
+            const double model = lines[i].at("model_mse"), ref = lines[i].at("ref_mse");
+            QVERIFY2(std::abs(model - ref) <= 1e-5 * ref, qPrintable(QString("step %1: %2 vs %3").arg(i + 1).arg(model).arg(ref)));
+            QVERIFY(std::abs(lines[i].at("loss").get<double>() - 2 * lines[i].at("routing").get<double>()) < 1e-4);
+        }
+        const auto start = read_tensors(tmp / "start.safetensors");
+        const auto staged = read_tensors(tmp / "run" / "checkpoints" / checkpoint_folder_name(4) / "adapter.safetensors");
+        const auto end = read_tensors(tmp / "run" / "adapter.safetensors");
+        int values = 0, keys_moved = 0, values_moved_after = 0;
+        for (const auto& [name, t] : start) {
+            if (name.find(".to_v_user.") != std::string::npos) {
+                ++values;
+                QVERIFY2(torch::equal(t, staged.at(name)), name.c_str());
+                values_moved_after += torch::equal(t, end.at(name)) ? 0 : 1;
+            } else if (name.find(".to_k_user.") != std::string::npos) {
+                keys_moved += torch::equal(t, staged.at(name)) ? 0 : 1;
+            }
+        }
+        QVERIFY(values > 0);
+        QVERIFY(keys_moved > 0);
+        QVERIFY(values_moved_after > 0); // DPO after the stage
+        TrainConfig bad;
+        bad.token_layout = kPerCategoryTokens;
+        bad.routing_steps = 3;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("routing_weight"));
+        bad.routing_weight = 1;
+        bad.routing_steps = bad.steps;
+        QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("routing_steps"));
+        bad.routing_steps = 3;
+        QCOMPARE(TrainConfig::from_json(bad.to_json(), "test").routing_steps, 3);
+    }
+
     // The counterpart term: the chosen image's error over exactly the cells the anchor leaves out.
     void counterpart_term_covers_where_the_pair_differs()
     {
