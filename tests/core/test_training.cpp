@@ -134,6 +134,27 @@ TrainConfig small_config(const fs::path& data)
     return c;
 }
 
+/// Writes a two-variant Violence pair set into `data` and returns small_config over it with
+/// per-category tokens started at the captions.
+TrainConfig caption_started_config(const fs::path& data)
+{
+    write_pair_set(data, 2, "Violence");
+    auto c = small_config(data);
+    c.token_layout = kPerCategoryTokens;
+    c.token_start = kTokensStartAtCaptions;
+    return c;
+}
+
+/// The run's train_log.jsonl, one object per logged step.
+std::vector<json> step_log(const fs::path& run)
+{
+    std::ifstream log(run / "train_log.jsonl");
+    std::vector<json> steps;
+    for (std::string line; std::getline(log, line);)
+        steps.push_back(json::parse(line));
+    return steps;
+}
+
 StateDict read_tensors(const fs::path& file)
 {
     StateDict out;
@@ -469,10 +490,7 @@ private Q_SLOTS:
         check_term_that_reads_categories(routing, none);
 
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2, "Violence");
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
-        c.token_start = kTokensStartAtCaptions;
+        auto c = caption_started_config(tmp / "data");
         c.routing_weight = 50; // the term alone, nearly
         c.lr = 2e-2;
         c.steps = 12;
@@ -480,10 +498,9 @@ private Q_SLOTS:
         DpoTrainer trainer(tiny_model(), c, tmp / "run");
         JobControl job;
         QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
-        std::ifstream log(tmp / "run" / "train_log.jsonl");
         std::vector<double> ce;
-        for (std::string line; std::getline(log, line);)
-            ce.push_back(json::parse(line).at("routing").get<double>());
+        for (const auto& step : step_log(tmp / "run"))
+            ce.push_back(step.at("routing").get<double>());
         QCOMPARE(ce.size(), size_t(12));
         const double tokens = static_cast<double>(CategorySet::builtin().size());
         QVERIFY2(ce.front() > 0 && ce.front() < std::log(tokens) + 0.5, qPrintable(QString::number(ce.front())));
@@ -495,10 +512,7 @@ private Q_SLOTS:
     void routing_stage_changes_no_image()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2, "Violence");
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
-        c.token_start = kTokensStartAtCaptions;
+        auto c = caption_started_config(tmp / "data");
         c.routing_weight = 2;
         c.routing_steps = 4;
         c.steps = 6;
@@ -507,10 +521,7 @@ private Q_SLOTS:
         trainer.save_adapter(tmp / "start.safetensors");
         JobControl job;
         QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
-        std::ifstream log(tmp / "run" / "train_log.jsonl");
-        std::vector<json> lines;
-        for (std::string line; std::getline(log, line);)
-            lines.push_back(json::parse(line));
+        const auto lines = step_log(tmp / "run");
         QCOMPARE(lines.size(), size_t(6));
         for (size_t i = 0; i < 4; ++i) {
             const double model = lines[i].at("model_mse"), ref = lines[i].at("ref_mse");
@@ -1071,11 +1082,8 @@ private Q_SLOTS:
     void tokens_start_at_captions()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2, "Violence");
         auto model = tiny_model();
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
-        c.token_start = kTokensStartAtCaptions;
+        auto c = caption_started_config(tmp / "data");
         DpoTrainer trainer(model, c, tmp / "run");
         trainer.save_adapter(tmp / "start.safetensors");
         const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
@@ -1118,10 +1126,7 @@ private Q_SLOTS:
     void frozen_user_keys_keep_their_start()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2, "Violence");
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
-        c.token_start = kTokensStartAtCaptions;
+        auto c = caption_started_config(tmp / "data");
         c.freeze_user_keys = true;
         c.checkpoint_every = 3; // the checkpoint and its resume must cope with the missing moments
         DpoTrainer trainer(tiny_model(), c, tmp / "run");
@@ -1188,10 +1193,9 @@ private Q_SLOTS:
         QCOMPARE(pngs, 2 * (1 + 2)); // 2 seeds x (plain + 2 users)
         QVERIFY(fs::is_regular_file(folder / "p0-seed2025-plain.png"));
         QVERIFY(fs::is_regular_file(folder / "p0-seed2025-user-0000901.png"));
-        std::ifstream log(tmp / "run" / "train_log.jsonl");
         int lines = 0;
-        for (std::string l; std::getline(log, l);)
-            lines += json::parse(l).contains("loss");
+        for (const auto& step : step_log(tmp / "run"))
+            lines += step.contains("loss");
         QCOMPARE(lines, 2);
         const auto stored = DpoTrainer::stored_config(tmp / "run");
         QCOMPARE(stored.to_json(), c.to_json());
