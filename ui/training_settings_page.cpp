@@ -139,6 +139,23 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "where the prompt's words for that category are drawn), so training cannot hand one "
               "category's motifs to another category's token. Needs the start above, or an adapter "
               "to fine-tune."));
+    m_sinkToken = checkField(tr("add a token that reads no ban"), QStringLiteral("sink_token"));
+    addRow(tr("Neutral token:"), m_sinkToken,
+           tr("Adds one token that is the same for every person. Parts of the image with nothing to "
+              "suppress, such as the subject, can then look there instead of at some category's token, "
+              "which matters most for people who ban every category. One token per category only; "
+              "taken from the adapter when fine-tuning."));
+    m_routing = numberField(QStringLiteral("routing_weight"));
+    addRow(tr("Routing weight:"), m_routing,
+           tr("Asks the place of each pair's content to look at its own category's token, so that a "
+              "ban acts where that category is drawn and nowhere else. 0 is off (the paper has no such "
+              "term); large values damage the images. One token per category only; needs a "
+              "\"category\" on each line of the data."));
+    m_routingSteps = intField(QStringLiteral("routing_steps"), 0, 1000000);
+    m_routingSteps->setSpecialValueText(tr("none"));
+    addRow(tr("Routing-only steps:"), m_routingSteps,
+           tr("Steps at the start that train the routing weight alone, changing no image yet. Needs a "
+              "routing weight and fewer steps than the run."));
     m_captionDropout = new QDoubleSpinBox;
     m_captionDropout->setObjectName(QStringLiteral("caption_dropout"));
     m_captionDropout->setRange(0, 1);
@@ -252,6 +269,7 @@ QVBoxLayout* TrainingSettingsPage::addRow(const QString& label, QWidget* field, 
 void TrainingSettingsPage::setStartingAdapterTokens(const QString& description)
 {
     m_tokens->setEnabled(description.isEmpty());
+    m_sinkToken->setEnabled(description.isEmpty());
     m_tokensNote->setText(tr("Taken from the starting adapter: %1.").arg(description));
     m_tokensNote->setVisible(!description.isEmpty());
 }
@@ -286,6 +304,9 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_banMixing->setValue(c.ban_mixing);
     m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
     m_freezeUserKeys->setChecked(c.freeze_user_keys);
+    m_sinkToken->setChecked(c.sink_token);
+    m_routing->setText(number(c.routing_weight));
+    m_routingSteps->setValue(c.routing_steps);
     m_captionDropout->setValue(c.caption_dropout);
     m_userDropout->setValue(c.user_dropout);
     m_emaDecay->setValue(c.ema_decay);
@@ -319,6 +340,9 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     const auto counterpart = readNumber(m_counterpart, tr("Replace-with-safe weight"), QStringLiteral("5"));
     if (!counterpart)
         return std::nullopt;
+    const auto routing = readNumber(m_routing, tr("Routing weight"), QStringLiteral("1"));
+    if (!routing)
+        return std::nullopt;
     c.steps = m_steps->value();
     c.batch = m_batch->value();
     c.grad_accum = m_accum->value();
@@ -340,6 +364,9 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.ban_mixing = m_banMixing->value();
     c.token_start = m_tokensAtCaptions->isChecked() ? psa::kTokensStartAtCaptions : psa::kTokensStartRandom;
     c.freeze_user_keys = m_freezeUserKeys->isChecked();
+    c.sink_token = m_sinkToken->isChecked();
+    c.routing_weight = *routing;
+    c.routing_steps = m_routingSteps->value();
     c.caption_dropout = m_captionDropout->value();
     c.user_dropout = m_userDropout->value();
     c.ema_decay = m_emaDecay->value();

@@ -68,6 +68,9 @@ private:
     QDoubleSpinBox* m_banMixing = nullptr; // ban_mixing; per-category tokens only
     QCheckBox* m_tokensAtCaptions = nullptr; // token_start: "captions" when checked
     QCheckBox* m_freezeUserKeys = nullptr;   // freeze_user_keys
+    QCheckBox* m_sinkToken = nullptr;        // sink_token; per-category tokens only
+    QLineEdit* m_routing = nullptr;          // routing_weight
+    QSpinBox* m_routingSteps = nullptr;      // routing_steps
     QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_resolution = nullptr;
     QSpinBox* m_checkpointEvery = nullptr;

@@ -77,6 +77,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                      "captions (per-category tokens: each token starts at its category's captions and "
                                      "the user keys at the text keys, so a motif's place starts on its own token; "
                                      "needs each line's category)"},
+        {"sink-token", false, false, "per-category tokens: add a token that reads no ban, where places with nothing "
+                                     "to suppress can send their user attention"},
         {"freeze-user-keys", false, false, "keep the user key maps where they start (with the caption start: at the "
                                            "text keys), so each motif's place keeps its own category's token"},
         {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
@@ -164,6 +166,9 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
                 c.num_tokens = static_cast<int>(info.num_tokens);
             if (!cl.has("token-layout"))
                 c.token_layout = info.token_layout;
+            // A per-category file's sink token decides the run's, like its token count.
+            if (c.token_layout == kPerCategoryTokens && !cl.has("sink-token"))
+                c.sink_token = has_sink_token(static_cast<int64_t>(info.categories.size()), info.num_tokens);
         } catch (const Error& e) {
             throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }
@@ -184,6 +189,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         c.strict = true;
     if (cl.has("freeze-user-keys"))
         c.freeze_user_keys = true;
+    if (cl.has("sink-token"))
+        c.sink_token = true;
     if (cl.has("device"))
         c.device = cl.get("device");
     if (cl.has("mixed-precision"))

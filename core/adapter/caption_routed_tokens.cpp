@@ -47,6 +47,7 @@ CaptionTokenStart caption_category_tokens(const std::vector<at::Tensor>& caption
             present.push_back(m);
     const auto category_means = torch::stack(present); // [C', D]
     const auto common = category_means.mean(0);
+    start.common = common;
     const double between = rms(category_means - common);
     const double within = rms(torch::cat(per_caption) - common);
     // Never shrink the differences; with one category (or identical ones) there is none to scale.

@@ -22,6 +22,7 @@ struct SafetyAdapterImpl;
 /// The starting tokens and how they were made (for the log).
 struct CaptionTokenStart {
     at::Tensor tokens;           ///< [C, D]: common + contrast_scale * (category mean - common)
+    at::Tensor common;           ///< [D]: the mean of the category means; where a sink token starts
     double contrast_scale = 1.0; ///< spread of single captions over spread between categories, >= 1
     int categories_without_captions = 0; ///< those start at the common part alone
 };

@@ -7,13 +7,15 @@
 
 namespace psa {
 
-/// [categories x cross_dim, user_dim]: 1 where token c's rows meet column c, else 0.
-at::Tensor per_category_projection_mask(int64_t categories, int64_t cross_dim, int64_t user_dim);
+/// [tokens x cross_dim, user_dim]: 1 where token c's rows meet column c, else 0. Tokens past the
+/// categories (the sink token) read no column: they are their bias alone, the same for every user.
+at::Tensor per_category_projection_mask(int64_t categories, int64_t tokens, int64_t cross_dim, int64_t user_dim);
 
 /// Zeroes the projection's weight outside the mask and masks its gradient from now on, so that an
 /// optimizer whose update is zero for a zero gradient (AdamW from zero moments) keeps it there.
-/// The weight must already require grad. Throws ConfigError when the projection does not have one
-/// token per category or its embedding is narrower than the category count.
+/// The weight must already require grad. The projection has one token per category, or one more:
+/// the sink token (has_sink_token). Throws ConfigError for any other token count or an embedding
+/// narrower than the category count.
 void confine_to_per_category_tokens(UserProjectionImpl& projection, int64_t categories);
 
 } // namespace psa

@@ -2,6 +2,7 @@
 #include "training/caption_token_start.h"
 
 #include "adapter/safety_adapter.h"
+#include "adapter/token_layout.h"
 #include "common/error.h"
 #include "pipeline/components.h"
 #include "pipeline/prompt_encoding.h"
@@ -53,7 +54,12 @@ CaptionTokenStart start_tokens_at_captions(SafetyAdapterImpl& adapter, ModelComp
             throw InvalidRequest("caption token start: the UNet has no " + layer.name + ".to_k.weight");
         keys.push_back(key->detach().to(torch::kCPU, torch::kFloat));
     }
-    start_user_tokens_at(adapter, start.tokens, keys);
+    // The sink token starts at what all categories' captions share (scene and subject words): the
+    // places of those start out attending to it about as much as to any category's token.
+    const auto tokens = has_sink_token(static_cast<int64_t>(categories.size()), adapter.user_proj->num_tokens)
+                            ? torch::cat({start.tokens, start.common.unsqueeze(0)})
+                            : start.tokens;
+    start_user_tokens_at(adapter, tokens, keys);
     return start;
 }
 

@@ -52,6 +52,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("num_tokens", c.num_tokens);
     v("token_layout", c.token_layout);
     v("token_start", c.token_start);
+    v("sink_token", c.sink_token);
     v("freeze_user_keys", c.freeze_user_keys);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
@@ -120,6 +121,9 @@ void TrainConfig::validate() const
     need(token_layout != kPerCategoryTokens || profile_encoder == "structured", "token_layout",
          "per-category tokens read the ban strengths of the structured profile encoder; precomputed "
          "embeddings have none");
+    need(!sink_token || token_layout == kPerCategoryTokens, "sink_token",
+         "needs per-category user tokens: a dense token reads the whole profile, so no token of it stays "
+         "the same for every user");
     need(token_start == kTokensStartRandom || token_start == kTokensStartAtCaptions, "token_start",
          "\"" + token_start + "\" is neither " + kTokensStartRandom + " nor " + kTokensStartAtCaptions);
     need(!tokens_start_at_captions() || token_layout == kPerCategoryTokens, "token_start",

@@ -123,6 +123,11 @@ struct TrainConfig {
     /// "category"; a run that starts from init_adapter takes that file's tokens.
     std::string token_start = kTokensStartRandom;
     bool tokens_start_at_captions() const { return token_start == kTokensStartAtCaptions; }
+    /// Per-category tokens end in one more token that reads no ban, the same for every user
+    /// (adapter/token_layout.h has_sink_token): a place with nothing to suppress, the subject's
+    /// for one, can send its user attention there rather than to a category's token, which
+    /// suppresses when the user bans that category. Needs per-category tokens.
+    bool sink_token = false;
     /// Keep every layer's user key map where it starts (not trained): with the caption start, a
     /// place keeps finding the tokens of the categories whose words it attends to, and training
     /// cannot route one category's motif to another's token; the tokens and the value maps still

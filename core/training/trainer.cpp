@@ -118,11 +118,12 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     mc.vae->eval();
     mc.text_encoder->eval();
 
-    // The per-category layout has one token per category of the data, whatever num_tokens says.
+    // The per-category layout has one token per category of the data (and the sink token when
+    // asked), whatever num_tokens says.
     const bool per_category = c.token_layout == kPerCategoryTokens;
     const auto category_count = static_cast<int64_t>(data.categories().size());
     auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(),
-                                 per_category ? category_count : c.num_tokens);
+                                 per_category ? category_count + (c.sink_token ? 1 : 0) : c.num_tokens);
     ac.token_layout = c.token_layout;
     ac.learned_null_user = c.learned_null_user;
     ac.profile_encoder = data.profile_encoder();

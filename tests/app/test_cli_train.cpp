@@ -188,9 +188,10 @@ private Q_SLOTS:
         QVERIFY(config.open(QIODevice::ReadOnly));
         QCOMPARE(QJsonDocument::fromJson(config.readAll()).object().value("init_adapter").toString(), start);
 
-        // A per-category file keeps its layout, and its trained tokens: the demo recipe's caption
-        // start, which would overwrite them, is dropped.
-        r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "pc")} + tiny_run);
+        // A per-category file keeps its layout, its sink token and its trained tokens: the demo
+        // recipe's caption start, which would overwrite them, is dropped.
+        r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "pc"), "--sink-token"} +
+                    tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
         r = run_psa(QStringList{"world", "train-adapter", "--data", world, "--out", q(dir.path() / "pc2"),
                                 "--init-adapter", q(dir.path() / "pc" / "adapter.safetensors")} +
@@ -199,6 +200,12 @@ private Q_SLOTS:
         const auto fine_tuned = psa::test::read_json(dir.path() / "pc2" / "config.json");
         QCOMPARE(fine_tuned.at("token_layout").get<std::string>(), std::string("per-category"));
         QCOMPARE(fine_tuned.at("token_start").get<std::string>(), std::string("random"));
+        QVERIFY(psa::test::read_json(dir.path() / "pc" / "config.json").at("sink_token").get<bool>());
+        QVERIFY(fine_tuned.at("sink_token").get<bool>());
+        const auto sink = psa::SafetensorsFile::open(dir.path() / "pc2" / "adapter.safetensors");
+        const auto categories =
+            QJsonDocument::fromJson(QByteArray::fromStdString(sink.metadata().at("categories"))).array().size();
+        QCOMPARE(sink.metadata().at("num_tokens"), std::to_string(categories + 1));
 
         // A token count that contradicts the file is refused, naming the file; so is a missing file.
         r = run_psa(QStringList{"train", "--data", q(world_->path() / "w" / "train"), "--out", q(dir.path() / "third"),

@@ -1033,7 +1033,7 @@ private Q_SLOTS:
         // token keeps a non-zero column of its own.
         const auto tensors = read_tensors(file);
         const auto& w = tensors.at("user_proj.proj.weight");
-        const auto mask = per_category_projection_mask(count, info.cross_attention_dim, info.user_dim);
+        const auto mask = per_category_projection_mask(count, count, info.cross_attention_dim, info.user_dim);
         QCOMPARE(w.sizes().vec(), mask.sizes().vec());
         QCOMPARE((w * (1 - mask)).abs().max().item<double>(), 0.0);
         QVERIFY((w * mask).abs().sum(1).gt(0).all().item<bool>());
@@ -1119,6 +1119,74 @@ private Q_SLOTS:
         msg = error_of<InvalidRequest>([&] { unknown.validate(); });
         QVERIFY2(msg.contains("token_start") && msg.contains("\"text\""), qPrintable(msg));
         QCOMPARE(TrainConfig::from_json(c.to_json(), "test").token_start, std::string(kTokensStartAtCaptions));
+    }
+
+    // The sink token (TrainConfig::sink_token): one more per-category token that reads no ban, so
+    // it is the same for every user; it starts at what the categories' captions share.
+    void sink_token_reads_no_ban()
+    {
+        test::TempDir tmp;
+        auto model = tiny_model();
+        auto c = caption_started_config(tmp / "data");
+        c.sink_token = true;
+        DpoTrainer trainer(model, c, tmp / "run");
+        trainer.save_adapter(tmp / "start.safetensors");
+        const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
+        JobControl job;
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        const auto file = tmp / "run" / "adapter.safetensors";
+        const auto info = read_adapter_file_info(file);
+        QCOMPARE(info.num_tokens, count + 1);
+        QVERIFY(has_sink_token(static_cast<int64_t>(info.categories.size()), info.num_tokens));
+
+        // The sink's rows of the projection read no column, before and after training.
+        const auto tensors = read_tensors(file);
+        const auto& w = tensors.at("user_proj.proj.weight");
+        const auto mask = per_category_projection_mask(count, count + 1, info.cross_attention_dim, info.user_dim);
+        QCOMPARE(w.sizes().vec(), mask.sizes().vec());
+        QCOMPARE((w * (1 - mask)).abs().max().item<double>(), 0.0);
+        QCOMPARE(mask.slice(0, count * info.cross_attention_dim).abs().max().item<double>(), 0.0);
+        QVERIFY((w * mask).slice(0, 0, count * info.cross_attention_dim).abs().sum(1).gt(0).all().item<bool>());
+
+        // It starts where the captions do (only Violence has captions here, so that is their mean).
+        torch::NoGradGuard no_grad;
+        const auto text =
+            encode_prompts(*model, {"a street scene, variant 0", "a street scene, variant 1"}, 0).mean(at::IntArrayRef{0, 1});
+        const auto start_bias = read_tensors(tmp / "start.safetensors").at("user_proj.proj.bias").reshape({count + 1, -1});
+        QVERIFY(test::max_abs_diff(start_bias[count], text) < 1e-5);
+
+        // No ban moves it; each ban still moves its own category's token.
+        auto adapter = load_adapter(file, model->unet->cross_attention_layers());
+        const auto none = torch::zeros({1, info.user_dim});
+        const auto before = adapter->user_tokens(none);
+        QCOMPARE(before.size(1), count + 1);
+        for (int64_t k = 0; k < count; ++k) {
+            auto banned = none.clone();
+            banned[0][k] = 1.0;
+            const auto changed = (adapter->user_tokens(banned) - before).abs().amax({0, 2});
+            QCOMPARE(changed[count].item<double>(), 0.0);
+            QVERIFY(changed[k].item<double>() > 0);
+        }
+
+        // Only the per-category layout has one; the flag survives the config file; a file with a
+        // sink cannot start a run without one.
+        auto dense = small_config(tmp / "data");
+        dense.sink_token = true;
+        auto msg = error_of<InvalidRequest>([&] { dense.validate(); });
+        QVERIFY2(msg.contains("sink_token") && msg.contains("per-category"), qPrintable(msg));
+        QVERIFY(TrainConfig::from_json(c.to_json(), "test").sink_token);
+        QVERIFY(!TrainConfig::from_json(small_config(tmp / "data").to_json(), "test").sink_token);
+        auto without = small_config(tmp / "data");
+        without.token_layout = kPerCategoryTokens;
+        without.init_adapter = file.string();
+        msg = error_of<ConfigError>([&] { DpoTrainer t(model, without, tmp / "without"); });
+        QVERIFY2(msg.contains(QString::fromStdString(file.filename().string())), qPrintable(msg));
+        UserProjection with_sink(7, 8, 4);
+        with_sink->proj->weight.requires_grad_(true);
+        confine_to_per_category_tokens(*with_sink, 7);
+        UserProjection two_more(7, 9, 4);
+        msg = error_of<ConfigError>([&] { confine_to_per_category_tokens(*two_more, 7); });
+        QVERIFY2(msg.contains("9 tokens") && msg.contains("sink"), qPrintable(msg));
     }
 
     // Frozen user keys stay at the caption start through training while the value maps and the

@@ -234,6 +234,33 @@ private Q_SLOTS:
         QVERIFY(!wizard.currentPage()->validatePage());
         QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("freeze_user_keys"));
         atCaptions->setChecked(true);
+        auto* sink = wizard.findChild<QCheckBox*>("sink_token");
+        auto* routing = wizard.findChild<QLineEdit*>("routing_weight");
+        auto* routingSteps = wizard.findChild<QSpinBox*>("routing_steps");
+        QVERIFY(sink && routing && routingSteps);
+        QVERIFY(!sink->isChecked() && sink->isEnabled());
+        QCOMPARE(routing->text(), QStringLiteral("0")); // off by default, as in the paper
+        routing->setText(QStringLiteral("y"));
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("Routing weight"));
+        routing->setText(QStringLiteral("1"));
+        routingSteps->setValue(4); // the whole run
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("routing_steps"));
+        routingSteps->setValue(1);
+        sink->setChecked(true);
+        tokens->setCurrentIndex(tokens->findData(QStringLiteral("1")));
+        mixing->setValue(0);
+        atCaptions->setChecked(false);
+        routing->setText(QStringLiteral("0"));
+        routingSteps->setValue(0);
+        QVERIFY(!wizard.currentPage()->validatePage());
+        QVERIFY(wizard.findChild<QLabel*>("settingsError")->text().contains("sink_token"));
+        tokens->setCurrentIndex(tokens->findData(QString::fromLatin1(kPerCategoryTokens)));
+        mixing->setValue(0.5);
+        atCaptions->setChecked(true);
+        routing->setText(QStringLiteral("1"));
+        routingSteps->setValue(1);
         auto* averaging = wizard.findChild<QDoubleSpinBox*>("ema_decay");
         QVERIFY(averaging);
         averaging->setValue(0.9);
@@ -270,7 +297,12 @@ private Q_SLOTS:
         QVERIFY(stored.freeze_user_keys);
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
-        QCOMPARE(psa::read_adapter_file_info(run / "adapter.safetensors").token_layout, std::string(kPerCategoryTokens));
+        QVERIFY(stored.sink_token);
+        QCOMPARE(stored.routing_weight, 1.0);
+        QCOMPARE(stored.routing_steps, 1);
+        const auto trained = psa::read_adapter_file_info(run / "adapter.safetensors");
+        QCOMPARE(trained.token_layout, std::string(kPerCategoryTokens));
+        QCOMPARE(trained.num_tokens, static_cast<std::int64_t>(trained.categories.size()) + 1); // the sink
         wizard.next();
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::FinishPageId));
         wizard.button(QWizard::FinishButton)->click();
