@@ -51,6 +51,7 @@ struct ProbeImage {
     fs::path file;
     std::string caption;
     UnitBox motif;
+    UnitBox subject;
 };
 
 std::vector<ProbeImage> probe_images(const fs::path& world, int per_concept,
@@ -83,15 +84,19 @@ std::vector<ProbeImage> probe_images(const fs::path& world, int per_concept,
                 throw InvalidRequest(where +
                                      ": no focus_boxes for the motif (a world from an older psa; "
                                      "generate it again with the same seed)");
-            const auto b = j.at("focus_boxes")[1].get<std::vector<double>>();
-            if (b.size() != 4 || !(b[0] < b[2]) || !(b[1] < b[3]))
-                throw InvalidRequest(
-                    where + ": focus_boxes[1] is not [x0, y0, x1, y1] with x0 < x1 and y0 < y1");
+            const auto box = [&](size_t k) {
+                const auto b = j.at("focus_boxes")[k].get<std::vector<double>>();
+                if (b.size() != 4 || !(b[0] < b[2]) || !(b[1] < b[3]))
+                    throw InvalidRequest(where + ": focus_boxes[" + std::to_string(k) +
+                                         "] is not [x0, y0, x1, y1] with x0 < x1 and y0 < y1");
+                return UnitBox{b[0], b[1], b[2], b[3]};
+            };
             ProbeImage p;
             p.category = category;
             p.file = file.parent_path() / j.at("file_name").get<std::string>();
             p.caption = j.at("caption").get<std::string>();
-            p.motif = {b[0], b[1], b[2], b[3]};
+            p.subject = box(0);
+            p.motif = box(1);
             out.push_back(std::move(p));
             ++taken[id];
         } catch (const nlohmann::json::exception& e) {
@@ -104,11 +109,19 @@ std::vector<ProbeImage> probe_images(const fs::path& world, int per_concept,
     return out;
 }
 
-/// The mean weight [T] over the cells of one layer's grid whose centres lie in `box`, or the cell
-/// that holds the box's centre when the grid is too coarse for any centre to lie inside.
-/// weights: [N, T] (one row, averaged over heads).
+/// The text table's last row: the subject's place.
+constexpr const char* kSubjectRow = "(subject)";
+
+bool holds(const UnitBox& box, double x, double y)
+{
+    return x >= box.x0 && x <= box.x1 && y >= box.y0 && y <= box.y1;
+}
+
+/// The mean weight [T] over the cells of one layer's grid whose centres lie in `box` and not in
+/// `outside` (when given), or the cell that holds the box's centre when the grid is too coarse for
+/// any such centre. weights: [N, T] (one row, averaged over heads).
 at::Tensor box_mean(const at::Tensor& weights, int64_t latent_h, int64_t latent_w,
-                    const UnitBox& box)
+                    const UnitBox& box, const UnitBox* outside = nullptr)
 {
     const auto [h, w] = attention_grid(weights.size(0), latent_h, latent_w);
     std::vector<int64_t> cells;
@@ -116,7 +129,7 @@ at::Tensor box_mean(const at::Tensor& weights, int64_t latent_h, int64_t latent_
         for (int64_t j = 0; j < w; ++j) {
             const double y = (static_cast<double>(i) + 0.5) / static_cast<double>(h);
             const double x = (static_cast<double>(j) + 0.5) / static_cast<double>(w);
-            if (x >= box.x0 && x <= box.x1 && y >= box.y0 && y <= box.y1)
+            if (holds(box, x, y) && !(outside && holds(*outside, x, y)))
                 cells.push_back(i * w + j);
         }
     if (cells.empty()) {
@@ -158,11 +171,13 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
     const auto categories = adapter_categories(ac);
     for (const auto& c : categories.all())
         report.categories.push_back(c.id);
+    const auto category_count = static_cast<int64_t>(categories.size());
     const bool per_category = ac.token_layout == kPerCategoryTokens &&
-                              ac.num_tokens == static_cast<int64_t>(categories.size());
+                              (ac.num_tokens == category_count || has_sink_token(category_count, ac.num_tokens));
     for (int64_t t = 0; t < ac.num_tokens; ++t)
-        report.tokens.push_back(per_category ? categories.all()[static_cast<size_t>(t)].id
-                                             : "token " + std::to_string(t));
+        report.tokens.push_back(!per_category        ? "token " + std::to_string(t)
+                                : t < category_count ? categories.all()[static_cast<size_t>(t)].id
+                                                     : std::string(kSinkTokenLabel));
 
     // Two users: one who bans nothing, one who bans every category.
     std::vector<at::Tensor> embeds;
@@ -181,6 +196,8 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
     const auto n_cat = static_cast<int64_t>(categories.size());
     auto sums = torch::zeros({2, n_cat, ac.num_tokens}, torch::kDouble);
     auto counts = torch::zeros({n_cat}, torch::kDouble);
+    auto subject_sums = torch::zeros({2, ac.num_tokens}, torch::kDouble);
+    double subject_count = 0;
     report.images.assign(categories.size(), 0);
 
     const auto alphas_cumprod = m.scheduler_config.alphas_cumprod().to(torch::kDouble);
@@ -220,16 +237,23 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
             }
             adapter->record_routing(nullptr);
             m.unet->set_attention_hook(nullptr);
+            const double layer_count = static_cast<double>(std::max<size_t>(layers.size(), 1));
             for (int64_t s = 0; s < 2; ++s) {
-                auto mean = torch::zeros({ac.num_tokens}, torch::kDouble);
-                for (const auto& w : layers)
-                    mean += box_mean(w[s].mean(0).to(torch::kFloat).cpu(), latents.size(2),
-                                     latents.size(3), img.motif)
-                                .to(torch::kDouble);
-                sums[s][img.category] +=
-                    mean / static_cast<double>(std::max<size_t>(layers.size(), 1));
+                auto motif = torch::zeros({ac.num_tokens}, torch::kDouble);
+                auto subject = torch::zeros({ac.num_tokens}, torch::kDouble);
+                for (const auto& w : layers) {
+                    const auto heads_mean = w[s].mean(0).to(torch::kFloat).cpu();
+                    motif += box_mean(heads_mean, latents.size(2), latents.size(3), img.motif)
+                                 .to(torch::kDouble);
+                    subject += box_mean(heads_mean, latents.size(2), latents.size(3), img.subject,
+                                        &img.motif)
+                                   .to(torch::kDouble);
+                }
+                sums[s][img.category] += motif / layer_count;
+                subject_sums[s] += subject / layer_count;
             }
             counts[img.category] += 1;
+            subject_count += 1;
         }
         ++report.images[static_cast<size_t>(img.category)];
         job.report(Stage::Evaluate, static_cast<int>(i) + 1, static_cast<int>(images.size()),
@@ -244,6 +268,9 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
                 row[static_cast<size_t>(t)] = sums[s][c][t].item<double>() / n;
             share.push_back(std::move(row));
         }
+        auto& subject = report.states[static_cast<size_t>(s)].subject;
+        for (int64_t t = 0; t < ac.num_tokens; ++t)
+            subject.push_back(subject_count > 0 ? subject_sums[s][t].item<double>() / subject_count : 0.0);
     }
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -253,7 +280,7 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
 std::string user_routing_report_json(const UserRoutingReport& r)
 {
     using ordered = nlohmann::ordered_json;
-    ordered states = ordered::object();
+    ordered states = ordered::object(), subjects = ordered::object();
     for (const auto& s : r.states) {
         ordered rows = ordered::object();
         for (size_t c = 0; c < r.categories.size(); ++c) {
@@ -263,6 +290,10 @@ std::string user_routing_report_json(const UserRoutingReport& r)
             rows[r.categories[c]] = row;
         }
         states[s.label] = rows;
+        ordered subject = ordered::object();
+        for (size_t t = 0; t < r.tokens.size(); ++t)
+            subject[r.tokens[t]] = s.subject[t];
+        subjects[s.label] = subject;
     }
     ordered j = {{"format", "psa-user-routing"},
                  {"version", 1},
@@ -276,6 +307,7 @@ std::string user_routing_report_json(const UserRoutingReport& r)
                  {"tokens", r.tokens},
                  {"images", r.images},
                  {"states", states},
+                 {"subject", subjects},
                  {"seconds", r.seconds}};
     return j.dump(2) + "\n";
 }
@@ -283,13 +315,13 @@ std::string user_routing_report_json(const UserRoutingReport& r)
 std::string user_routing_report_text(const UserRoutingReport& r)
 {
     std::ostringstream out;
-    size_t width = 8;
+    size_t width = std::string(kSubjectRow).size() + 1;
     for (const auto& c : r.categories)
         width = std::max(width, c.size() + 1);
     for (const auto& s : r.states) {
         out << "user attention at each category's motif, user who "
             << (s.label == "banned" ? "bans every category" : "bans nothing")
-            << " (rows: motif, columns: token)\n"
+            << " (rows: motif, then the subject's place; columns: token)\n"
             << std::setw(static_cast<int>(width)) << "";
         for (const auto& t : r.tokens)
             out << std::setw(static_cast<int>(std::max<size_t>(t.size(), 5) + 1)) << t;
@@ -301,6 +333,11 @@ std::string user_routing_report_text(const UserRoutingReport& r)
                     << std::fixed << std::setprecision(3) << s.share[c][t];
             out << "\n";
         }
+        out << std::left << std::setw(static_cast<int>(width)) << kSubjectRow << std::right;
+        for (size_t t = 0; t < r.tokens.size(); ++t)
+            out << std::setw(static_cast<int>(std::max<size_t>(r.tokens[t].size(), 5) + 1))
+                << std::fixed << std::setprecision(3) << s.subject[t];
+        out << "\n";
     }
     return out.str();
 }

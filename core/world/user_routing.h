@@ -7,7 +7,10 @@
 // (base/metadata.jsonl, whose focus boxes say where the motif is), noises them at a few
 // timesteps, runs the UNet once with the adapter for a user who bans nothing and once for a user
 // who bans everything, and averages the user-attention weights over the latent cells of the
-// motif's box, over heads, layers, timesteps and images. Torch-free facade (the UI can call it).
+// motif's box, over heads, layers, timesteps and images. It does the same for the subject's place
+// (the subject's box outside the motif's): where a place with nothing to suppress looks, which is
+// what decides whether a user who bans everything also damages the subject. Torch-free facade
+// (the UI can call it).
 #pragma once
 #include "common/progress.h"
 
@@ -35,6 +38,7 @@ struct UserRoutingOptions {
 struct UserRoutingState {
     std::string label;                      ///< "allowed" (nothing banned) or "banned" (all)
     std::vector<std::vector<double>> share; ///< [motif category][token], each row sums to 1
+    std::vector<double> subject;            ///< [token]: at the subject's place, over all renders
 };
 
 struct UserRoutingReport {
@@ -42,7 +46,8 @@ struct UserRoutingReport {
     UserRoutingOptions options;
     std::vector<std::string> categories; ///< the rows: motif categories, in the adapter's order
     std::vector<std::string>
-        tokens;              ///< the columns: category ids (per-category layout) or "token N"
+        tokens;              ///< the columns: category ids (per-category layout; kSinkTokenLabel for its
+                             ///< sink token) or "token N"
     std::vector<int> images; ///< renders measured per category
     std::vector<UserRoutingState> states;
     double seconds = 0;

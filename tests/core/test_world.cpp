@@ -780,10 +780,13 @@ private Q_SLOTS:
         QCOMPARE(even.states.size(), size_t(2));
         for (size_t c = 0; c < cats.size(); ++c)
             QVERIFY2(even.images[c] >= 1 && even.images[c] <= 4, even.categories[c].c_str()); // 1 per concept
-        for (const auto& s : even.states)
-            for (const auto& row : s.share)
+        for (const auto& s : even.states) {
+            auto rows = s.share;
+            rows.push_back(s.subject); // the subject's place too
+            for (const auto& row : rows)
                 for (double v : row)
                     QVERIFY2(std::abs(v - 1.0 / static_cast<double>(n)) < 1e-5, qPrintable(QString::number(v)));
+        }
 
         o.adapter = dir / "keyed.safetensors";
         const auto keyed = run_user_routing(o, job);
@@ -798,12 +801,32 @@ private Q_SLOTS:
                 QVERIFY(std::abs(sum - 1.0) < 1e-4);
             }
         QVERIFY2(furthest > 0.01, qPrintable(QString::number(furthest)));
+        for (const auto& s : keyed.states) {
+            QCOMPARE(s.subject.size(), size_t(n));
+            double sum = 0;
+            for (double v : s.subject)
+                sum += v;
+            QVERIFY(std::abs(sum - 1.0) < 1e-4);
+            QVERIFY(s.subject != s.share[0]); // another place, another mix
+        }
         const auto j = json::parse(user_routing_report_json(keyed));
+        QCOMPARE(j["subject"]["banned"][cats.all()[3].id].get<double>(), keyed.states[1].subject[3]);
+        QVERIFY(user_routing_report_text(keyed).find("(subject)") != std::string::npos);
         QCOMPARE(j["format"].get<std::string>(), std::string("psa-user-routing"));
         QCOMPARE(j["states"]["banned"][cats.all()[0].id].size(), cats.size());
         QCOMPARE(j["states"]["allowed"][cats.all()[2].id][cats.all()[2].id].get<double>(), keyed.states[0].share[2][2]);
         QVERIFY(user_routing_report_text(keyed).find(cats.all()[1].id) != std::string::npos);
 
+        // A sink token is a column of its own, named as such.
+        save_adapter(dir / "sink.safetensors", *random_tiny_adapter(n + 1, kPerCategoryTokens, 0.5));
+        o.adapter = dir / "sink.safetensors";
+        const auto sink = run_user_routing(o, job);
+        QCOMPARE(sink.tokens.size(), cats.size() + 1);
+        QCOMPARE(sink.tokens.back(), std::string(kSinkTokenLabel));
+        QCOMPARE(sink.tokens.front(), cats.all()[0].id);
+        QCOMPARE(sink.states[0].share[0].size(), cats.size() + 1);
+
+        o.adapter = dir / "keyed.safetensors";
         o.data_dir = dir / "nothing";
         const auto msg = test::error_of<IoError>([&] { run_user_routing(o, job); });
         QVERIFY2(msg.contains("metadata.jsonl") && msg.contains("nothing"), qPrintable(msg));
