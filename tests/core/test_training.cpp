@@ -1180,7 +1180,8 @@ private Q_SLOTS:
         without.token_layout = kPerCategoryTokens;
         without.init_adapter = file.string();
         msg = error_of<ConfigError>([&] { DpoTrainer t(model, without, tmp / "without"); });
-        QVERIFY2(msg.contains(QString::fromStdString(file.filename().string())), qPrintable(msg));
+        QVERIFY2(msg.contains(QString::fromStdString(file.filename().string())) && msg.contains("sink_token"),
+                 qPrintable(msg));
         UserProjection with_sink(7, 8, 4);
         with_sink->proj->weight.requires_grad_(true);
         confine_to_per_category_tokens(*with_sink, 7);
