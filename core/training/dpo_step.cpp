@@ -224,7 +224,12 @@ DpoLossTerms DpoTrainer::Impl::forward_loss(const DpoMicroBatch& mb)
     if (mb.routing_token.defined()) {
         // Null-user rows carry no category's tokens, so their routing is not asked for.
         const auto counted = mb.null_user.logical_not().to(torch::kFloat);
-        routing_ce = routing_cross_entropy(routing, 1.0 - mb.agreement, mb.routing_token, counted);
+        // With a sink token (the last, after the categories) the cells where the pair agrees go
+        // there, so that they need not read a token that suppresses when its category is banned.
+        routing_ce = config.sink_token
+                         ? routing_cross_entropy_with_sink(routing, mb.agreement, mb.routing_token,
+                                                           static_cast<int64_t>(data->categories().size()), counted)
+                         : routing_cross_entropy(routing, 1.0 - mb.agreement, mb.routing_token, counted);
         terms.routing = routing_ce.item<double>();
         if (step < config.routing_steps) {
             // The routing stage asks for nothing else (the trainer also keeps the value maps

@@ -52,4 +52,11 @@ at::Tensor routing_cross_entropy(const std::vector<at::Tensor>& weights, const a
     return total / static_cast<double>(weights.size());
 }
 
+at::Tensor routing_cross_entropy_with_sink(const std::vector<at::Tensor>& weights, const at::Tensor& agreement,
+                                           const at::Tensor& token, int64_t sink, const at::Tensor& rows)
+{
+    return routing_cross_entropy(weights, 1.0 - agreement, token, rows) +
+           routing_cross_entropy(weights, agreement, torch::full_like(token, sink), rows);
+}
+
 } // namespace psa

@@ -33,4 +33,10 @@ std::pair<int64_t, int64_t> attention_grid(int64_t cells, int64_t latent_h, int6
 at::Tensor routing_cross_entropy(const std::vector<at::Tensor>& weights, const at::Tensor& place,
                                  const at::Tensor& token, const at::Tensor& rows = {});
 
+/// The routing term of an adapter with a sink token (index `sink`): the cross-entropy above at
+/// each pair's place (1 - agreement) against its token, plus the same over the cells where the
+/// pair agrees against the sink, since there the pair asks the adapter for nothing.
+at::Tensor routing_cross_entropy_with_sink(const std::vector<at::Tensor>& weights, const at::Tensor& agreement,
+                                           const at::Tensor& token, int64_t sink, const at::Tensor& rows = {});
+
 } // namespace psa

@@ -88,7 +88,8 @@ struct TrainConfig {
     /// Weight of the routing term (training/routing_loss.h): the cross-entropy of the user
     /// attention at each pair's concept place against its category's token, so that a motif's
     /// place reads its own category's token rather than all of them. Its gradient reaches the key
-    /// maps and the tokens (which also make the values). Needs per-category tokens and each line's
+    /// maps and the tokens (which also make the values). With the sink token it also sends the
+    /// cells where the pair's images agree to the sink. Needs per-category tokens and each line's
     /// "category" (0: off).
     double routing_weight = 0.0;
     /// Steps at the start of a run that train the routing term alone: no DPO, anchor or

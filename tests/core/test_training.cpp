@@ -467,6 +467,15 @@ private Q_SLOTS:
         QVERIFY(logits.grad()[0][0][0][2].item<float>() < 0); // pair 0's token inside its place: raise it
         QCOMPARE(logits.grad()[0][0][15][2].item<float>(), 0.0f); // outside the place: untouched
 
+        // With a sink token (here token 1) the cells outside the place are asked for the sink.
+        QVERIFY(std::abs(routing_cross_entropy_with_sink(even, 1 - place, token, 1).item<double>() - 2 * std::log(3.0)) <
+                1e-5);
+        auto sink_logits = torch::zeros({4, 2, 16, 3}, torch::requires_grad());
+        routing_cross_entropy_with_sink({sink_logits.softmax(-1)}, 1 - place, token, 1).backward();
+        QVERIFY(sink_logits.grad()[0][0][15][1].item<float>() < 0); // outside pair 0's place: raise the sink
+        QVERIFY(sink_logits.grad()[0][0][0][1].item<float>() > 0);  // inside it: the pair's token, not the sink
+        QVERIFY(sink_logits.grad()[0][0][0][2].item<float>() < 0);
+
         TrainConfig bad;
         bad.routing_weight = -1;
         QVERIFY(error_of<InvalidRequest>([&] { bad.validate(); }).contains("routing_weight"));
@@ -1129,11 +1138,14 @@ private Q_SLOTS:
         auto model = tiny_model();
         auto c = caption_started_config(tmp / "data");
         c.sink_token = true;
+        c.routing_weight = 1; // with the sink, its term also covers the cells where the pair agrees
         DpoTrainer trainer(model, c, tmp / "run");
         trainer.save_adapter(tmp / "start.safetensors");
         const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
         JobControl job;
         QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        for (const auto& step : step_log(tmp / "run")) // two cross-entropies, each at least 0
+            QVERIFY(std::isfinite(step.at("routing").get<double>()) && step.at("routing").get<double>() > 0);
         const auto file = tmp / "run" / "adapter.safetensors";
         const auto info = read_adapter_file_info(file);
         QCOMPARE(info.num_tokens, count + 1);
