@@ -187,7 +187,7 @@ UserRoutingReport run_user_routing(const UserRoutingOptions& o, JobControl& job)
         for (const auto& c : categories.all())
             profile.set_banned_by_person(c.id, banned);
         embeds.push_back(profile_embedding(ac, profile));
-        report.states.push_back({banned ? "banned" : "allowed", {}});
+        report.states.push_back({banned ? "banned" : "allowed", {}, {}});
     }
     const auto tokens =
         adapter->user_tokens(torch::stack(embeds).to(m.device, m.dtype)); // [2, T, D]
