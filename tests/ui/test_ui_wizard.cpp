@@ -353,6 +353,7 @@ private Q_SLOTS:
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::SettingsPageId));
         // The file decides the user tokens; the settings page says so and takes no choice.
         QVERIFY(!wizard.findChild<QComboBox*>("user_tokens")->isEnabled());
+        QVERIFY(!wizard.findChild<QCheckBox*>("sink_token")->isEnabled()); // so does its sink token
         auto* note = wizard.findChild<QLabel*>("userTokensNote");
         QVERIFY2(note->isVisible() && note->text().contains("2 user tokens"), qPrintable(note->text()));
         wizard.next(); // "Start training"
@@ -360,6 +361,7 @@ private Q_SLOTS:
         auto* controller = wizard.controller();
         QCOMPARE(QString::fromStdString(controller->job().config.init_adapter), adapter);
         QCOMPARE(controller->job().config.num_tokens, 2);
+        QVERIFY(!controller->job().config.sink_token); // a dense file has none
         QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Completed ||
                                      controller->state() == State::Failed,
                                  kTimeoutMs);
