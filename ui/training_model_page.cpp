@@ -217,7 +217,7 @@ void TrainingModelPage::setInitAdapterPath(const QString& path)
 QString TrainingModelPage::tokensText(const psa::AdapterFileInfo& info)
 {
     if (info.token_layout == psa::kPerCategoryTokens) {
-        if (psa::has_sink_token(static_cast<int64_t>(info.categories.size()), info.num_tokens))
+        if (info.has_sink_token())
             return tr("%1 user tokens, one per category and one that reads no ban").arg(info.num_tokens);
         return tr("%1 user tokens, one per category").arg(info.num_tokens);
     }
@@ -242,9 +242,7 @@ void TrainingModelPage::applyStart(psa::TrainConfig& config) const
     config.init_adapter = initAdapterPath().toStdString();
     config.num_tokens = static_cast<int>(m_adapterInfo->num_tokens);
     config.token_layout = m_adapterInfo->token_layout;
-    config.sink_token = config.token_layout == psa::kPerCategoryTokens &&
-                        psa::has_sink_token(static_cast<int64_t>(m_adapterInfo->categories.size()),
-                                            m_adapterInfo->num_tokens);
+    config.sink_token = m_adapterInfo->has_sink_token();
     if (m_adapterInfo->learned_null_user)
         config.learned_null_user = true; // kept and trained further
 }

@@ -168,7 +168,7 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
                 c.token_layout = info.token_layout;
             // A per-category file's sink token decides the run's, like its token count.
             if (c.token_layout == kPerCategoryTokens && !cl.has("sink-token"))
-                c.sink_token = has_sink_token(static_cast<int64_t>(info.categories.size()), info.num_tokens);
+                c.sink_token = info.has_sink_token();
         } catch (const Error& e) {
             throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }

@@ -3,6 +3,8 @@
 // UI checks a chosen file with it, the trainer compares a starting adapter with its run, and
 // load_adapter builds the module from it.
 #pragma once
+#include "adapter/token_layout.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -21,6 +23,13 @@ struct AdapterFileInfo {
     std::string profile_encoder_version;
     std::string base_model;               ///< the model it was trained on ("" when not recorded)
     std::vector<std::string> categories;  ///< the category order of its profile encoder
+
+    /// A per-category adapter that ends in the sink token (adapter/token_layout.h).
+    bool has_sink_token() const
+    {
+        return token_layout == kPerCategoryTokens &&
+               psa::has_sink_token(static_cast<std::int64_t>(categories.size()), num_tokens);
+    }
 };
 
 /// Reads the header of `path` (no tensor data). Throws IoError when the file is missing or not

@@ -34,15 +34,15 @@ std::string list_text(const std::vector<std::string>& names)
 std::vector<std::string> mismatches(const AdapterFileInfo& file, const SafetyAdapterConfig& run)
 {
     std::vector<std::string> out;
-    // The per-category layout's count follows the categories, so only the sink token can differ.
-    const bool both_per_category = file.token_layout == kPerCategoryTokens && run.token_layout == kPerCategoryTokens;
-    if (file.num_tokens != run.num_tokens)
+    if (file.num_tokens != run.num_tokens) {
+        // The per-category layout's count follows the categories, so only the sink token can differ.
+        std::string fix = "set num_tokens / --num-tokens to " + std::to_string(file.num_tokens);
+        if (file.token_layout == kPerCategoryTokens && run.token_layout == kPerCategoryTokens)
+            fix = file.has_sink_token() ? "the file has a sink token: set sink_token / --sink-token"
+                                        : "the file has no sink token: leave out sink_token / --sink-token";
         out.push_back(count_text(file.num_tokens, "user token") + ", the run asks for " +
-                      std::to_string(run.num_tokens) +
-                      (both_per_category ? std::string(file.num_tokens > run.num_tokens
-                                                           ? " (the file has a sink token: set sink_token / --sink-token)"
-                                                           : " (the file has no sink token: leave out sink_token / --sink-token)")
-                                         : " (set num_tokens / --num-tokens to " + std::to_string(file.num_tokens) + ")"));
+                      std::to_string(run.num_tokens) + " (" + fix + ")");
+    }
     if (file.token_layout != run.token_layout)
         out.push_back(file.token_layout + " user tokens, the run asks for " + run.token_layout +
                       " ones (set token_layout / --token-layout to " + file.token_layout + ")");

@@ -145,6 +145,13 @@ TrainConfig caption_started_config(const fs::path& data)
     return c;
 }
 
+/// The mean text embedding [D] of the captions caption_started_config's pairs carry: where the
+/// caption start puts every token (only Violence has captions there).
+at::Tensor caption_mean(ModelComponents& model)
+{
+    return encode_prompts(model, {"a street scene, variant 0", "a street scene, variant 1"}, 0).mean(at::IntArrayRef{0, 1});
+}
+
 /// The run's train_log.jsonl, one object per logged step.
 std::vector<json> step_log(const fs::path& run)
 {
@@ -1098,8 +1105,7 @@ private Q_SLOTS:
         const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
         const auto layers = model->unet->cross_attention_layers();
         torch::NoGradGuard no_grad;
-        const auto text =
-            encode_prompts(*model, {"a street scene, variant 0", "a street scene, variant 1"}, 0).mean(at::IntArrayRef{0, 1});
+        const auto text = caption_mean(*model);
         const auto start = read_tensors(tmp / "start.safetensors");
         const auto bias = start.at("user_proj.proj.bias").reshape({count, -1});
         auto adapter = load_adapter(tmp / "start.safetensors", layers);
@@ -1149,7 +1155,7 @@ private Q_SLOTS:
         const auto file = tmp / "run" / "adapter.safetensors";
         const auto info = read_adapter_file_info(file);
         QCOMPARE(info.num_tokens, count + 1);
-        QVERIFY(has_sink_token(static_cast<int64_t>(info.categories.size()), info.num_tokens));
+        QVERIFY(info.has_sink_token());
 
         // The sink's rows of the projection read no column, before and after training.
         const auto tensors = read_tensors(file);
@@ -1162,8 +1168,7 @@ private Q_SLOTS:
 
         // It starts where the captions do (only Violence has captions here, so that is their mean).
         torch::NoGradGuard no_grad;
-        const auto text =
-            encode_prompts(*model, {"a street scene, variant 0", "a street scene, variant 1"}, 0).mean(at::IntArrayRef{0, 1});
+        const auto text = caption_mean(*model);
         const auto start_bias = read_tensors(tmp / "start.safetensors").at("user_proj.proj.bias").reshape({count + 1, -1});
         QVERIFY(test::max_abs_diff(start_bias[count], text) < 1e-5);
 
