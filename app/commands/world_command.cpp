@@ -207,6 +207,7 @@ int run_world_eval(const std::vector<std::string>& args)
         {"levels", true, false, "levels to measure, e.g. 0-5 or 0,3,5 (default 0-5)"},
         {"steps", true, false, "denoising steps (default 25)"},
         {"guidance", true, false, "guidance scale (default 7.5)"},
+        {"adapter-scale", true, false, "adapter strength at every level with a profile, 0-10 (default 1)"},
         {"sampler", true, false, "sampler (default: the generation default)"},
         {"device", true, false, "auto|cpu|cuda (default auto)"},
         {"json", true, false, "report file (required)"},
@@ -230,6 +231,7 @@ int run_world_eval(const std::vector<std::string>& args)
         o.levels = parse_int_list(cl.get("levels"), "levels");
     o.steps = cl.get_int("steps", o.steps);
     o.guidance_scale = cl.get_double("guidance", o.guidance_scale);
+    o.adapter_scale = cl.get_double("adapter-scale", o.adapter_scale);
     o.sampler = cl.get("sampler");
     o.device = cl.get("device", o.device);
     const fs::path json_out = cl.require("json");

@@ -113,6 +113,8 @@ void WorldEvalOptions::validate() const
             throw InvalidRequest("world eval: --levels: level " + std::to_string(l) + " is not one of 0-5");
     if (data_dir.empty() && unseen_users < 1)
         throw InvalidRequest("world eval: --unseen-users must be at least 1");
+    if (!(adapter_scale >= 0 && adapter_scale <= 10))
+        throw InvalidRequest("world eval: --adapter-scale " + std::to_string(adapter_scale) + " is outside 0-10");
 }
 
 std::vector<WorldEvalPrompt> world_eval_prompts(const WorldSpec& spec, std::uint64_t seed, int count)
@@ -194,7 +196,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
         if (level == 0 || !report.adapter_used)
             continue;
         level_row[l] = static_cast<int>(level_conditions.size());
-        level_conditions.push_back({"L" + std::to_string(level), presets.at(static_cast<size_t>(level)), 1.0});
+        level_conditions.push_back({"L" + std::to_string(level), presets.at(static_cast<size_t>(level)), o.adapter_scale});
     }
     std::vector<std::vector<JudgedPrompt>> per_level(o.levels.size());
     std::vector<JudgedPrompt> unseen_adapter, unseen_base;
@@ -213,7 +215,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
             request.sampler = o.sampler;
         request.conditions = level_conditions;
         if (report.adapter_used)
-            request.conditions.push_back({user.id, user.profile, 1.0});
+            request.conditions.push_back({user.id, user.profile, o.adapter_scale});
         const auto result = pipeline.generate(request, quiet);
         if (result.outcome == Outcome::Cancelled) {
             report.outcome = Outcome::Cancelled;
@@ -303,6 +305,7 @@ std::string world_eval_report_json(const WorldEvalReport& r)
               {"prompts", static_cast<int>(r.prompts.size())},
               {"steps", o.steps},
               {"guidance_scale", o.guidance_scale},
+              {"adapter_scale", o.adapter_scale},
               {"levels", o.levels},
               {"per_level", levels},
               {"pass_rate_unseen", ordered{{"adapter", opt(r.pass_rate_unseen_adapter)},

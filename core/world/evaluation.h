@@ -29,6 +29,7 @@ struct WorldEvalOptions {
     std::vector<int> levels = {0, 1, 2, 3, 4, 5};
     int steps = 25;
     double guidance_scale = 7.5;
+    double adapter_scale = 1.0; ///< the adapter's strength at every level with a profile (0-10)
     std::string sampler;        ///< empty: the request default
     std::string device = "auto";
 

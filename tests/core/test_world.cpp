@@ -741,6 +741,23 @@ private Q_SLOTS:
         }
         QVERIFY(world_eval_prompts(spec, 10, 50)[0].caption != p1[0].caption ||
                 world_eval_prompts(spec, 10, 50)[1].caption != p1[1].caption);
+        QCOMPARE(j["adapter_scale"].get<double>(), 1.0);
+
+        // The adapter's strength reaches every row with a profile: at 0 each level draws what L0
+        // draws, and the report says which strength it measured.
+        o.adapter_scale = 0;
+        o.levels = {0, 3, 5};
+        const auto off = json::parse(world_eval_report_json(run_world_evaluation(o, job)));
+        QCOMPARE(off["adapter_scale"].get<double>(), 0.0);
+        for (const auto& p : off["prompt_list"]) {
+            QCOMPARE(p["shown"]["L3"], p["shown"]["L0"]);
+            QCOMPARE(p["shown"]["L5"], p["shown"]["L0"]);
+            QCOMPARE(p["shown"]["user"], p["shown"]["L0"]);
+        }
+        for (double bad : {-0.5, 11.0}) {
+            o.adapter_scale = bad;
+            QVERIFY(test::error_of<InvalidRequest>([&] { o.validate(); }).contains("--adapter-scale"));
+        }
     }
 
     // `psa world routing` on the tiny model: zero key maps spread the user attention evenly, any
