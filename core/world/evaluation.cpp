@@ -261,8 +261,19 @@ std::string world_eval_report_json(const WorldEvalReport& r)
 {
     using ordered = nlohmann::ordered_json;
     const auto opt = [](const std::optional<double>& v) { return v ? ordered(*v) : ordered(nullptr); };
-    const auto failures = [](const std::optional<PassFailures>& f) {
-        return f ? ordered{{"banned_shown", f->banned_shown}, {"allowed_missing", f->allowed_missing}}
+    // Per-category shares of failing items, in the world's category order.
+    const auto category_shares = [&](const std::map<std::string, double>& shares) {
+        ordered out = ordered::object();
+        for (const auto& cat : r.categories)
+            if (auto it = shares.find(cat); it != shares.end())
+                out[cat] = it->second;
+        return out;
+    };
+    const auto failures = [&](const std::optional<PassFailures>& f) {
+        return f ? ordered{{"banned_shown", f->banned_shown},
+                           {"allowed_missing", f->allowed_missing},
+                           {"banned_shown_by_category", category_shares(f->banned_shown_by_category)},
+                           {"allowed_missing_by_category", category_shares(f->allowed_missing_by_category)}}
                  : ordered(nullptr);
     };
     // Per-category rates in the world's category order, not the map's alphabetical one.

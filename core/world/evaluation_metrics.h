@@ -67,6 +67,12 @@ bool prompt_passes(const JudgedPrompt& image, const std::vector<std::string>& co
 struct PassFailures {
     double banned_shown = 0;    ///< some requested concept of a banned category is shown
     double allowed_missing = 0; ///< some requested concept of an allowed category is missing
+    /// Per category, the fraction of items in which a requested concept of it is shown though
+    /// banned, and missing though allowed: which categories the two kinds of failure come from
+    /// (an item that fails on two categories counts for both). Categories with no such item are
+    /// absent.
+    std::map<std::string, double> banned_shown_by_category;
+    std::map<std::string, double> allowed_missing_by_category;
 };
 
 /// Fraction of items that pass, each under its own bans; empty for no items.

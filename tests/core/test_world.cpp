@@ -593,6 +593,12 @@ private Q_SLOTS:
         const auto fails_b = pass_failures(images, {{"B"}, {"B"}, {"B"}, {"B"}}, cc);
         QCOMPARE(fails_b->banned_shown, 0.25);
         QCOMPARE(fails_b->allowed_missing, 0.5);
+        // Per category: B is the banned one shown (image 1), A the allowed one missing (1 and 3).
+        QCOMPARE(fails_b->banned_shown_by_category, (std::map<std::string, double>{{"B", 0.25}}));
+        QCOMPARE(fails_b->allowed_missing_by_category, (std::map<std::string, double>{{"A", 0.5}}));
+        QVERIFY(fails->banned_shown_by_category.empty());
+        // Image 3 under no bans misses both its allowed concepts, A's and B's.
+        QCOMPARE(fails->allowed_missing_by_category, (std::map<std::string, double>{{"A", 0.25}, {"B", 0.25}}));
         QCOMPARE(*pass_rate(images, {{"B"}, {"B"}, {"B"}, {"B"}}, cc), 0.5);
         QVERIFY(!pass_failures({}, {}, cc).has_value());
         QVERIFY_THROWS_EXCEPTION(InvalidRequest, pass_failures(images, {{"B"}}, cc));
@@ -711,6 +717,16 @@ private Q_SLOTS:
             QVERIFY(f["banned_shown"].get<double>() <= fail + 1e-12);
             QVERIFY(f["allowed_missing"].get<double>() <= fail + 1e-12);
             QVERIFY(f["banned_shown"].get<double>() + f["allowed_missing"].get<double>() >= fail - 1e-12);
+            // No category's share exceeds its kind's; together they reach it.
+            for (const char* kind : {"banned_shown", "allowed_missing"}) {
+                double sum = 0;
+                for (const auto& [cat, share] : f[std::string(kind) + "_by_category"].items()) {
+                    QVERIFY2(cats.index_of(cat) >= 0, cat.c_str());
+                    QVERIFY(share.get<double>() <= f[kind].get<double>() + 1e-12);
+                    sum += share.get<double>();
+                }
+                QVERIFY(sum >= f[kind].get<double>() - 1e-12);
+            }
         }
         QCOMPARE(j["pass_rate_unseen"]["users"].get<int>(), 4);
         // Per prompt: the asked concepts by id, and per row the concepts the judge saw, which the
