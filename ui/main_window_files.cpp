@@ -9,6 +9,7 @@
 #include "ui/output_files.h"
 #include "ui/parameters_settings.h"
 #include "ui/preview_strip.h"
+#include "ui/safety_panel.h"
 
 #include "pipeline/generation.h"
 
@@ -43,6 +44,8 @@ bool MainWindow::applySettingsFromFile(const QString& path)
         }
         const auto settings = settingsFromParameters(*parameters);
         m_generation->applySettings(settings);
+        if (settings.adapterStrength)
+            m_safety->setStrength(*settings.adapterStrength);
         if (!settings.problems.isEmpty())
             showError(tr("Reading settings"), tr("%1: some settings were not used:\n%2").arg(path, settings.problems.join(QLatin1Char('\n'))));
         statusBar()->showMessage(tr("Settings read from %1").arg(QFileInfo(path).fileName()), 5000);

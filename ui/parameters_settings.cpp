@@ -35,6 +35,11 @@ ParsedSettings settingsFromParameters(const psa::A1111Parameters& p)
         const double g = QString::fromStdString(*v).toDouble(&ok);
         ok && g >= 0 ? void(s.guidance = g) : s.problems.append(problem("CFG scale", *v, "is not a scale >= 0"));
     }
+    if (const auto v = p.field("PSA scale")) {
+        const double scale = QString::fromStdString(*v).toDouble(&ok);
+        ok && scale >= 0 && scale <= 2 ? void(s.adapterStrength = scale)
+                                       : s.problems.append(problem("PSA scale", *v, "is not a strength 0-2"));
+    }
     if (const auto v = p.field("Sampler")) {
         const auto id = psa::sampler_from_display_name(*v);
         id.empty() ? s.problems.append(problem("Sampler", *v, "is not a sampler PSA Studio has"))

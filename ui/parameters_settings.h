@@ -21,6 +21,7 @@ struct ParsedSettings {
     std::optional<double> guidance;
     std::optional<QString> sampler; // our sampler id ("euler-a")
     std::optional<QSize> size;
+    std::optional<double> adapterStrength; // "PSA scale": the safety adapter's strength
     /// One line per field that was present but unusable: `Sampler: "Heun" is not a sampler we have`.
     QStringList problems;
 };

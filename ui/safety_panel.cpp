@@ -7,6 +7,7 @@
 
 #include <QComboBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QGridLayout>
 #include <QLabel>
 #include <QSlider>
@@ -15,6 +16,17 @@
 #include <spdlog/spdlog.h>
 
 namespace psa::ui {
+
+namespace {
+
+std::string levelLabel(int level)
+{
+    std::string label = "L";
+    label += std::to_string(level);
+    return label;
+}
+
+} // namespace
 
 SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
 {
@@ -63,6 +75,19 @@ SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
     m_profiles->setAccessibleName(tr("Safety profile"));
     m_profiles->setToolTip(tr("Use one of your saved profiles instead of a level (Profiles…)."));
 
+    m_strength = new QDoubleSpinBox(this);
+    m_strength->setObjectName(QStringLiteral("adapterStrength"));
+    m_strength->setAccessibleName(tr("Safety adapter strength"));
+    m_strength->setRange(0.0, 2.0);
+    m_strength->setSingleStep(0.1);
+    m_strength->setDecimals(2);
+    m_strength->setValue(1.0);
+    m_strength->setToolTip(tr("How strongly the safety adapter acts (its scale). 1 is what it was "
+                              "trained for. Below 1 it keeps more of what the profile allows and "
+                              "more of the subject, and lets more of what it bans through; above 1 "
+                              "the reverse. The demo model's measurements are at 1 "
+                              "(docs/demo-model.md)."));
+
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(ticks);
@@ -71,6 +96,8 @@ SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
     auto* profileRow = new QHBoxLayout;
     profileRow->addWidget(new QLabel(tr("Profile:"), this));
     profileRow->addWidget(m_profiles, 1);
+    profileRow->addWidget(new QLabel(tr("Strength:"), this));
+    profileRow->addWidget(m_strength);
     layout->addLayout(profileRow);
     layout->addWidget(m_adapterHint);
 
@@ -78,6 +105,7 @@ SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
         updateDescription();
         Q_EMIT conditionChanged();
     });
+    connect(m_strength, &QDoubleSpinBox::valueChanged, this, &SafetyPanel::conditionChanged);
     connect(m_profiles, &QComboBox::currentIndexChanged, this, [this] {
         m_slider->setEnabled(m_profiles->currentIndex() <= 0);
         updateDescription();
@@ -108,22 +136,25 @@ bool SafetyPanel::chooseProfile(const QString& path)
     return true;
 }
 
+double SafetyPanel::strength() const { return m_strength->value(); }
+void SafetyPanel::setStrength(double strength) { m_strength->setValue(strength); }
+
 psa::GenerationCondition SafetyPanel::condition() const
 {
     if (auto p = chosenProfile())
-        return {p->name, *p, 1.0};
+        return {p->name, *p, strength()};
     if (level() == 0 || m_presets.empty())
         return psa::GenerationCondition::plain();
-    return {"L" + std::to_string(level()), m_presets[static_cast<size_t>(level())], 1.0};
+    return {levelLabel(level()), m_presets[static_cast<size_t>(level())], strength()};
 }
 
 std::vector<psa::GenerationCondition> SafetyPanel::stripConditions() const
 {
     std::vector<psa::GenerationCondition> out;
     for (const auto& preset : m_presets)
-        out.push_back({"L" + std::to_string(preset.level), preset, 1.0});
+        out.push_back({levelLabel(preset.level), preset, strength()});
     if (auto p = chosenProfile())
-        out.push_back({p->name, *p, 1.0});
+        out.push_back({p->name, *p, strength()});
     return out;
 }
 
@@ -180,6 +211,7 @@ void SafetyPanel::setAdapterAvailable(bool available)
 {
     m_adapterAvailable = available;
     m_adapterHint->setVisible(!available);
+    m_strength->setEnabled(available);
 }
 
 } // namespace psa::ui

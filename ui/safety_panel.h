@@ -11,6 +11,7 @@
 #include <vector>
 
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QSlider;
 
@@ -27,6 +28,10 @@ public:
     std::optional<psa::SafetyProfile> chosenProfile() const;
     /// Selects the saved profile stored at `path`; false when it is not in the list.
     bool chooseProfile(const QString& path);
+    /// The adapter's strength (its scale, 0-2; 1 is what it was trained and measured at) for
+    /// every condition with a profile.
+    double strength() const;
+    void setStrength(double strength);
 
     /// The condition for a single generation: the chosen profile, else the level's preset.
     psa::GenerationCondition condition() const;
@@ -49,6 +54,7 @@ private:
     QLabel* m_description = nullptr;
     QLabel* m_adapterHint = nullptr;
     QComboBox* m_profiles = nullptr;
+    QDoubleSpinBox* m_strength = nullptr;
     std::vector<psa::SafetyProfile> m_presets;
     std::vector<psa::SafetyProfile> m_saved; // index i+1 in the combo
     QString m_loadProblem;

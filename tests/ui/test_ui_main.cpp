@@ -246,6 +246,20 @@ private Q_SLOTS:
         QCOMPARE(panel->stripConditions().size(), size_t(7)); // L0..L5 and the profile
         QVERIFY(panel->chooseProfile(QString()));               // back to the slider
         QCOMPARE(panel->stripConditions().size(), size_t(6));
+
+        // The adapter's strength reaches the single condition and every strip condition.
+        auto* strength = child<QDoubleSpinBox>(m_window.get(), "adapterStrength");
+        QCOMPARE(strength->value(), 1.0);
+        QSignalSpy changed(panel, &SafetyPanel::conditionChanged);
+        strength->setValue(0.8);
+        QCOMPARE(changed.size(), 1);
+        panel->setLevel(4);
+        QCOMPARE(panel->condition().adapter_scale, 0.8);
+        for (const auto& c : panel->stripConditions())
+            QCOMPARE(c.adapter_scale, 0.8);
+        panel->setStrength(1.0);
+        QCOMPARE(panel->condition().adapter_scale, 1.0);
+        panel->setLevel(0);
     }
 
     void generation_completes_from_a_button_click()
@@ -367,7 +381,7 @@ private Q_SLOTS:
         writePngWithText(path, image,
                          {{"parameters", "a fox in the snow, highly detailed\nNegative prompt: blurry, low quality\n"
                                          "Steps: 17, Sampler: Euler a, CFG scale: 6.5, Seed: 1234567890123, "
-                                         "Size: 24x40, Model hash: abc123, Model: other"}});
+                                         "Size: 24x40, Model hash: abc123, Model: other, PSA scale: 0.7"}});
         QMimeData mime;
         mime.setUrls({QUrl::fromLocalFile(path)});
         const QPoint at(m_window->width() / 2, m_window->height() / 2);
@@ -384,6 +398,7 @@ private Q_SLOTS:
         QCOMPARE(child<QLineEdit>(m_window.get(), "seed")->text(), QStringLiteral("1234567890123"));
         QCOMPARE(m_window->generationPanel()->seedMode(), GenerationPanel::SeedMode::Fixed);
         QCOMPARE(child<QComboBox>(m_window.get(), "size")->currentData().toSize(), QSize(24, 40));
+        QCOMPARE(m_window->safetyPanel()->strength(), 0.7);
 
         // One of ours, from the generation above: reuse gives back its prompt and seed.
         QVERIFY(m_window->applySettingsFromFile(m_firstImage));
@@ -396,6 +411,11 @@ private Q_SLOTS:
         writePngWithText(odd, image, {{"parameters", "x\nSteps: 5, Sampler: Heun, Seed: 3"}});
         QVERIFY(m_window->applySettingsFromFile(odd));
         QVERIFY2(m_window->lastError().contains(QStringLiteral("Sampler: \"Heun\"")), qPrintable(m_window->lastError()));
+        // So is a strength the safety panel does not offer; the one set before stays.
+        writePngWithText(odd, image, {{"parameters", "x\nSteps: 5, PSA scale: 7, Seed: 3"}});
+        QVERIFY(m_window->applySettingsFromFile(odd));
+        QVERIFY2(m_window->lastError().contains(QStringLiteral("PSA scale: \"7\"")), qPrintable(m_window->lastError()));
+        m_window->safetyPanel()->setStrength(1.0);
         QCOMPARE(child<QSpinBox>(m_window.get(), "steps")->value(), 5);
         // A PNG without settings, and a file that is not a PNG, are errors that name the file.
         const QString plain = QString::fromStdString((m_dir->path() / "plain.png").string());
