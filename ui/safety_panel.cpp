@@ -19,6 +19,8 @@ namespace psa::ui {
 
 namespace {
 
+// "L3". Appended rather than `"L" + std::to_string(level)`, which GCC 12 flags with a false
+// -Wrestrict warning once inlined into this file's condition builders.
 std::string levelLabel(int level)
 {
     std::string label = "L";
