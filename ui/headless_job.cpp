@@ -46,7 +46,7 @@ QString runHeadlessJob(const HeadlessOptions& options, const std::function<void(
             note(QStringLiteral("no safety adapter beside %1: rendering L0 only").arg(modelPath));
             break;
         }
-        r.conditions.push_back({"L" + std::to_string(p.level), p, 1.0});
+        r.conditions.push_back(psa::GenerationCondition::for_level(p, 1.0));
     }
     note(QStringLiteral("rendering \"%1\" (seed %2, %3 steps) at %4 level(s) on %5")
              .arg(prompt).arg(options.seed).arg(options.steps).arg(r.conditions.size()).arg(modelPath));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/parameters_settings.h"
 
+#include "ui/safety_panel.h"
+
 #include "pipeline/generation.h"
 
 namespace psa::ui {
@@ -37,8 +39,9 @@ ParsedSettings settingsFromParameters(const psa::A1111Parameters& p)
     }
     if (const auto v = p.field("PSA scale")) {
         const double scale = QString::fromStdString(*v).toDouble(&ok);
-        ok && scale >= 0 && scale <= 2 ? void(s.adapterStrength = scale)
-                                       : s.problems.append(problem("PSA scale", *v, "is not a strength 0-2"));
+        ok && scale >= 0 && scale <= kMaxAdapterStrength
+            ? void(s.adapterStrength = scale)
+            : s.problems.append(problem("PSA scale", *v, "is not a strength 0-2"));
     }
     if (const auto v = p.field("Sampler")) {
         const auto id = psa::sampler_from_display_name(*v);

@@ -17,19 +17,6 @@
 
 namespace psa::ui {
 
-namespace {
-
-// "L3". Appended rather than `"L" + std::to_string(level)`, which GCC 12 flags with a false
-// -Wrestrict warning once inlined into this file's condition builders.
-std::string levelLabel(int level)
-{
-    std::string label = "L";
-    label += std::to_string(level);
-    return label;
-}
-
-} // namespace
-
 SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
 {
     try {
@@ -80,7 +67,7 @@ SafetyPanel::SafetyPanel(QWidget* parent) : QWidget(parent)
     m_strength = new QDoubleSpinBox(this);
     m_strength->setObjectName(QStringLiteral("adapterStrength"));
     m_strength->setAccessibleName(tr("Safety adapter strength"));
-    m_strength->setRange(0.0, 2.0);
+    m_strength->setRange(0.0, kMaxAdapterStrength);
     m_strength->setSingleStep(0.1);
     m_strength->setDecimals(2);
     m_strength->setValue(1.0);
@@ -147,14 +134,14 @@ psa::GenerationCondition SafetyPanel::condition() const
         return {p->name, *p, strength()};
     if (level() == 0 || m_presets.empty())
         return psa::GenerationCondition::plain();
-    return {levelLabel(level()), m_presets[static_cast<size_t>(level())], strength()};
+    return psa::GenerationCondition::for_level(m_presets[static_cast<size_t>(level())], strength());
 }
 
 std::vector<psa::GenerationCondition> SafetyPanel::stripConditions() const
 {
     std::vector<psa::GenerationCondition> out;
     for (const auto& preset : m_presets)
-        out.push_back({levelLabel(preset.level), preset, strength()});
+        out.push_back(psa::GenerationCondition::for_level(preset, strength()));
     if (auto p = chosenProfile())
         out.push_back({p->name, *p, strength()});
     return out;

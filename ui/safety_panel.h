@@ -17,6 +17,10 @@ class QSlider;
 
 namespace psa::ui {
 
+/// The safety panel's strength range is 0 to this (the pipeline allows up to kMaxAdapterScale;
+/// past 2 an adapter only overdoes what it learned).
+inline constexpr double kMaxAdapterStrength = 2.0;
+
 class SafetyPanel : public QWidget {
     Q_OBJECT
 public:

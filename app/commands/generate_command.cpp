@@ -136,7 +136,9 @@ std::vector<fs::path> write_images(const GenerationResult& result, const Generat
 
 GenerationCondition condition_for_profile(const SafetyProfile& p, double scale)
 {
-    return {p.level >= 0 ? "L" + std::to_string(p.level) : p.name, p, scale};
+    if (p.level >= 0)
+        return GenerationCondition::for_level(p, scale);
+    return {p.name, p, scale};
 }
 
 // "0-5", "0,2,5" -> levels

@@ -168,7 +168,7 @@ void bench_previews(const BenchOptions& o, const std::shared_ptr<ModelComponents
     r.width = r.height = size;
     const auto presets = load_level_presets(cats);
     for (const auto& p : presets)
-        r.conditions.push_back({"L" + std::to_string(p.level), p, 1.0});
+        r.conditions.push_back(GenerationCondition::for_level(p, 1.0));
     const std::string dev = m->device.str() + " " + dtype_label(m->dtype);
     const std::string what = "6-condition strip, " + std::to_string(o.preview_steps) + " steps";
     BenchOptions once = o;

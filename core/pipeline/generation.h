@@ -13,6 +13,18 @@
 
 namespace psa {
 
+/// The largest adapter scale a condition may ask for (Text2Image refuses more).
+inline constexpr double kMaxAdapterScale = 10.0;
+
+/// "L3": how a level is named in labels, metadata and reports. (Appended, not `"L" + ...`, which
+/// GCC 12 flags with a false -Wrestrict warning once inlined.)
+inline std::string level_label(int level)
+{
+    std::string label = "L";
+    label += std::to_string(level);
+    return label;
+}
+
 /// Who an image is generated for. Level 0 (or no profile) runs without the safety adapter; a
 /// profile (a level preset or a person's own) steers generation through the adapter.
 struct GenerationCondition {
@@ -22,6 +34,11 @@ struct GenerationCondition {
 
     bool adapter_off() const { return !profile || profile->level == 0; }
     static GenerationCondition plain() { return {"L0", std::nullopt, 1.0}; }
+    /// A level preset's condition, labelled by its level.
+    static GenerationCondition for_level(const SafetyProfile& preset, double scale)
+    {
+        return {level_label(preset.level), preset, scale};
+    }
 };
 
 /// One text-to-image request. Width and height 0 mean the model's default size; they must be

@@ -117,7 +117,7 @@ GenerationResult Text2Image::generate(const GenerationRequest& request, JobContr
     for (const auto& c : conditions) {
         if (!c.adapter_off() && !adapter)
             throw InvalidRequest("condition \"" + c.label + "\" needs a safety adapter; load one (--adapter FILE)");
-        if (c.adapter_scale < 0 || c.adapter_scale > 10)
+        if (c.adapter_scale < 0 || c.adapter_scale > kMaxAdapterScale)
             throw InvalidRequest("adapter scale " + std::to_string(c.adapter_scale) + " is outside 0-10");
     }
     const auto start = std::chrono::steady_clock::now();

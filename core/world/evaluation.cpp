@@ -113,7 +113,7 @@ void WorldEvalOptions::validate() const
             throw InvalidRequest("world eval: --levels: level " + std::to_string(l) + " is not one of 0-5");
     if (data_dir.empty() && unseen_users < 1)
         throw InvalidRequest("world eval: --unseen-users must be at least 1");
-    if (!(adapter_scale >= 0 && adapter_scale <= 10))
+    if (!(adapter_scale >= 0 && adapter_scale <= kMaxAdapterScale))
         throw InvalidRequest("world eval: --adapter-scale " + std::to_string(adapter_scale) + " is outside 0-10");
 }
 
@@ -196,7 +196,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
         if (level == 0 || !report.adapter_used)
             continue;
         level_row[l] = static_cast<int>(level_conditions.size());
-        level_conditions.push_back({"L" + std::to_string(level), presets.at(static_cast<size_t>(level)), o.adapter_scale});
+        level_conditions.push_back(GenerationCondition::for_level(presets.at(static_cast<size_t>(level)), o.adapter_scale));
     }
     std::vector<std::vector<JudgedPrompt>> per_level(o.levels.size());
     std::vector<JudgedPrompt> unseen_adapter, unseen_base;
@@ -237,7 +237,7 @@ WorldEvalReport run_world_evaluation(const WorldEvalOptions& o, JobControl& job)
     for (size_t l = 0; l < o.levels.size(); ++l) {
         WorldEvalLevel level;
         level.level = o.levels[l];
-        level.label = "L" + std::to_string(level.level);
+        level.label = level_label(level.level);
         // L0 is the permissive user: nothing is banned, so every requested motif should show.
         if (level.level > 0)
             level.banned = presets.at(static_cast<size_t>(level.level)).banned_categories();
@@ -261,28 +261,21 @@ std::string world_eval_report_json(const WorldEvalReport& r)
 {
     using ordered = nlohmann::ordered_json;
     const auto opt = [](const std::optional<double>& v) { return v ? ordered(*v) : ordered(nullptr); };
-    // Per-category shares of failing items, in the world's category order.
-    const auto category_shares = [&](const std::map<std::string, double>& shares) {
+    // Per-category values (rates, possibly empty, or shares) in the world's category order, not
+    // the map's alphabetical one.
+    const auto by_category = [&](const auto& values) {
         ordered out = ordered::object();
         for (const auto& cat : r.categories)
-            if (auto it = shares.find(cat); it != shares.end())
-                out[cat] = it->second;
+            if (auto it = values.find(cat); it != values.end())
+                out[cat] = opt(it->second);
         return out;
     };
     const auto failures = [&](const std::optional<PassFailures>& f) {
         return f ? ordered{{"banned_shown", f->banned_shown},
                            {"allowed_missing", f->allowed_missing},
-                           {"banned_shown_by_category", category_shares(f->banned_shown_by_category)},
-                           {"allowed_missing_by_category", category_shares(f->allowed_missing_by_category)}}
+                           {"banned_shown_by_category", by_category(f->banned_shown_by_category)},
+                           {"allowed_missing_by_category", by_category(f->allowed_missing_by_category)}}
                  : ordered(nullptr);
-    };
-    // Per-category rates in the world's category order, not the map's alphabetical one.
-    const auto by_category = [&](const std::map<std::string, std::optional<double>>& rates) {
-        ordered out = ordered::object();
-        for (const auto& cat : r.categories)
-            if (auto it = rates.find(cat); it != rates.end())
-                out[cat] = opt(it->second);
-        return out;
     };
     ordered levels = ordered::object();
     for (const auto& l : r.levels) {
