@@ -121,6 +121,13 @@ void WorldJudge::check_fits(const WorldSpec& spec, const std::string& spec_sourc
                                                         std::to_string(info.subjects.size()) +
                                                         " subjects, " + std::to_string(impl_->net->config.slots.size()) +
                                                         " slots); hint: train one with psa world train-judge"));
+    // Same ids, other motifs: a judge of an older version of the world would read the new
+    // renders with confidence and be wrong about them.
+    if (spec.name != info.world_name || spec.world_version != info.world_version)
+        throw ConfigError(path_message(spec_source, "the judge was trained on \"" + info.world_name + "\" version " +
+                                                        std::to_string(info.world_version) + ", this is \"" + spec.name +
+                                                        "\" version " + std::to_string(spec.world_version) +
+                                                        " (its motifs differ); hint: train one with psa world train-judge"));
 }
 
 JudgeAccuracy accuracy_of(JudgeNetImpl& net, const at::Tensor& images, const at::Tensor& labels,

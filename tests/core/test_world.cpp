@@ -673,6 +673,15 @@ private Q_SLOTS:
         auto other = spec;
         other.concepts.pop_back();
         QVERIFY_THROWS_EXCEPTION(ConfigError, judge.check_fits(other, "other.json"));
+        // ... and so is a judge of another version of this world (same concepts, other motifs).
+        auto next = spec;
+        ++next.world_version;
+        try {
+            judge.check_fits(next, "next.json");
+            QFAIL("a judge of another world version was accepted");
+        } catch (const ConfigError& e) {
+            QVERIFY2(QString(e.what()).contains("next.json") && QString(e.what()).contains("version"), e.what());
+        }
     }
 
     void eval_runs_end_to_end_on_the_tiny_model()
