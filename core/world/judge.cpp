@@ -114,20 +114,23 @@ void WorldJudge::check_fits(const WorldSpec& spec, const std::string& spec_sourc
         ids.push_back(c.id);
     for (const auto& s : spec.subjects)
         subjects.push_back(s.name);
-    if (ids != info.concept_ids || subjects != info.subjects || spec.slots != impl_->net->config.slots)
-        throw ConfigError(path_message(spec_source, "the judge was trained on another world (\"" + info.world_name +
-                                                        "\" version " + std::to_string(info.world_version) + ": " +
-                                                        std::to_string(info.concept_ids.size()) + " concepts, " +
-                                                        std::to_string(info.subjects.size()) +
-                                                        " subjects, " + std::to_string(impl_->net->config.slots.size()) +
-                                                        " slots); hint: train one with psa world train-judge"));
-    // Same ids, other motifs: a judge of an older version of the world would read the new
-    // renders with confidence and be wrong about them.
-    if (spec.name != info.world_name || spec.world_version != info.world_version)
-        throw ConfigError(path_message(spec_source, "the judge was trained on \"" + info.world_name + "\" version " +
-                                                        std::to_string(info.world_version) + ", this is \"" + spec.name +
-                                                        "\" version " + std::to_string(spec.world_version) +
-                                                        " (its motifs differ); hint: train one with psa world train-judge"));
+    // The name and version count too: a judge of another version of the world has the same
+    // concept ids but other motifs, and would read the new renders with confidence, wrongly.
+    if (ids == info.concept_ids && subjects == info.subjects && spec.slots == impl_->net->config.slots &&
+        spec.name == info.world_name && spec.world_version == info.world_version)
+        return;
+    const auto describe = [](const std::string& name, int version, size_t concepts, size_t subject_count,
+                             size_t slots) {
+        return "\"" + name + "\" version " + std::to_string(version) + " (" + std::to_string(concepts) + " concepts, " +
+               std::to_string(subject_count) + " subjects, " + std::to_string(slots) + " slots)";
+    };
+    throw ConfigError(path_message(
+        spec_source, "the judge was trained on another world, " +
+                         describe(info.world_name, info.world_version, info.concept_ids.size(), info.subjects.size(),
+                                  impl_->net->config.slots.size()) +
+                         ", not " +
+                         describe(spec.name, spec.world_version, ids.size(), subjects.size(), spec.slots.size()) +
+                         "; hint: train one with psa world train-judge"));
 }
 
 JudgeAccuracy accuracy_of(JudgeNetImpl& net, const at::Tensor& images, const at::Tensor& labels,
