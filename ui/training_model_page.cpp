@@ -243,6 +243,7 @@ void TrainingModelPage::applyStart(psa::TrainConfig& config) const
     config.num_tokens = static_cast<int>(m_adapterInfo->num_tokens);
     config.token_layout = m_adapterInfo->token_layout;
     config.sink_token = m_adapterInfo->has_sink_token();
+    config.own_user_query = !m_adapterInfo->query_dims.empty();
     if (m_adapterInfo->learned_null_user)
         config.learned_null_user = true; // kept and trained further
 }

@@ -81,6 +81,8 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                      "to suppress can send their user attention"},
         {"freeze-user-keys", false, false, "keep the user key maps where they start (with the caption start: at the "
                                            "text keys), so each motif's place keeps its own category's token"},
+        {"own-user-query", false, false, "give each layer's user attention a query map of its own, starting at the "
+                                         "text query map (our extension; with --init-adapter: the file's)"},
         {"ema-decay", true, false, "decay of a moving average of the adapter's weights, which the run exports "
                                    "(0 = off: the last weights)"},
         {"checkpoint-every", true, false, "steps between checkpoints (0 = only at the end)"},
@@ -169,6 +171,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
             // A per-category file's sink token decides the run's, like its token count.
             if (c.token_layout == kPerCategoryTokens && !cl.has("sink-token"))
                 c.sink_token = info.has_sink_token();
+            if (!cl.has("own-user-query"))
+                c.own_user_query = !info.query_dims.empty();
         } catch (const Error& e) {
             throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }
@@ -191,6 +195,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         c.freeze_user_keys = true;
     if (cl.has("sink-token"))
         c.sink_token = true;
+    if (cl.has("own-user-query"))
+        c.own_user_query = true;
     if (cl.has("device"))
         c.device = cl.get("device");
     if (cl.has("mixed-precision"))

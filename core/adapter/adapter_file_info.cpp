@@ -39,6 +39,20 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
         if (k.shape.size() != 2)
             throw ModelLoadError(what + ": " + key + " is not a matrix");
         info.layer_dims.push_back(k.shape[0]);
+        // Our extension: a user query map of the layer's own, in every layer or in none.
+        const std::string q_key = "psa_adapter." + std::to_string(i) + ".to_q_user.0.weight";
+        if (!file.contains(q_key)) {
+            if (!info.query_dims.empty())
+                throw ModelLoadError(what + ": " + q_key + " is missing (layer 0 has a user query map)");
+            continue;
+        }
+        const auto& q = file.info(q_key);
+        if (q.shape.size() != 2 || q.shape[0] != k.shape[0])
+            throw ModelLoadError(what + ": " + q_key + " is " + shape_string(q.shape) + ", expected [" +
+                                 std::to_string(k.shape[0]) + ", input width]");
+        if (static_cast<size_t>(i) != info.query_dims.size())
+            throw ModelLoadError(what + ": " + q_key + " is present but layer 0 has no user query map");
+        info.query_dims.push_back(q.shape[1]);
     }
     info.learned_null_user = file.contains("null_user_embedding");
 

@@ -18,6 +18,7 @@ struct AdapterFileInfo {
     std::string token_layout;             ///< adapter/token_layout.h ("dense" when not recorded)
     std::int64_t cross_attention_dim = 0; ///< width of each user token
     std::vector<std::int64_t> layer_dims; ///< to_k_user rows per adapter layer, processor order
+    std::vector<std::int64_t> query_dims; ///< to_q_user columns per layer; empty: no own query maps
     bool learned_null_user = false;       ///< carries a trained null-user embedding
     std::string profile_encoder;          ///< "structured", or "precomputed" (files without metadata)
     std::string profile_encoder_version;

@@ -22,6 +22,7 @@ SafetyAdapter load_adapter(const fs::path& path, const std::vector<CrossAttentio
     config.token_layout = info.token_layout;
     config.cross_attention_dim = info.cross_attention_dim;
     config.layer_dims = info.layer_dims;
+    config.query_dims = info.query_dims;
     config.learned_null_user = info.learned_null_user;
     config.profile_encoder = info.profile_encoder;
     config.profile_encoder_version = info.profile_encoder_version;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Behaviour of PSAlign's PSAAttnProcessor2_0 / PSAProjection (psa_adapter/*.py): user attention
 // uses the same queries and head split as the text attention, keys and values from the user
-// tokens, softmax over the user tokens only; the sum happens before to_out.
+// tokens, softmax over the user tokens only; the sum happens before to_out. An adapter may carry
+// user query maps of its own (to_q_user, our extension): the text query map is trained for the
+// words, and a place's category may live in features it does not read.
 #include "adapter/safety_adapter.h"
 
 #include "common/error.h"
 #include "tensor_io/attention_kernel.h"
+#include "tensor_io/state_dict.h"
 
 #include <torch/torch.h>
 
@@ -25,7 +28,7 @@ at::Tensor UserProjectionImpl::forward(const at::Tensor& embeds)
     return norm(proj(embeds).reshape({-1, num_tokens, cross_dim}));
 }
 
-AdapterLayerImpl::AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim)
+AdapterLayerImpl::AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim, int64_t query_dim)
 {
     // The reference zero-initialises both maps so that a new adapter changes nothing.
     k = Linear(cross_dim, inner_dim, false);
@@ -37,6 +40,11 @@ AdapterLayerImpl::AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim)
     }
     to_k_user = register_module("to_k_user", torch::nn::ModuleList(k));
     to_v_user = register_module("to_v_user", torch::nn::ModuleList(v));
+    if (query_dim > 0) {
+        // Left as drawn here; a trainer starts it at the text query map (start_own_query_at).
+        q = Linear(query_dim, inner_dim, false);
+        to_q_user = register_module("to_q_user", torch::nn::ModuleList(q));
+    }
 }
 
 SafetyAdapterImpl::SafetyAdapterImpl(const SafetyAdapterConfig& config) : config_(config)
@@ -45,9 +53,13 @@ SafetyAdapterImpl::SafetyAdapterImpl(const SafetyAdapterConfig& config) : config
         throw ConfigError("safety adapter: user_dim, num_tokens and cross_attention_dim must be positive");
     user_proj = register_module("user_proj", UserProjection(config.user_dim, config.num_tokens,
                                                             config.cross_attention_dim));
+    if (!config.query_dims.empty() && config.query_dims.size() != config.layer_dims.size())
+        throw ConfigError("safety adapter: " + std::to_string(config.query_dims.size()) + " user query maps for " +
+                          std::to_string(config.layer_dims.size()) + " layers");
     psa_adapter = register_module("psa_adapter", torch::nn::ModuleList());
-    for (const auto dim : config.layer_dims) {
-        layers_.push_back(AdapterLayer(config.cross_attention_dim, dim));
+    for (size_t i = 0; i < config.layer_dims.size(); ++i) {
+        const int64_t query_dim = config.query_dims.empty() ? 0 : config.query_dims[i];
+        layers_.push_back(AdapterLayer(config.cross_attention_dim, config.layer_dims[i], query_dim));
         psa_adapter->push_back(layers_.back());
     }
     if (config.learned_null_user)
@@ -72,13 +84,32 @@ void SafetyAdapterImpl::set_scale(double scale)
 
 void SafetyAdapterImpl::set_row_scales(const at::Tensor& scales) { row_scales_ = scales; }
 
-at::Tensor SafetyAdapterImpl::extra_attention(int layer, const at::Tensor& query, int64_t heads,
-                                              const at::Tensor& extra_context)
+void SafetyAdapterImpl::start_own_query_at(const std::vector<at::Tensor>& text_query_weights)
+{
+    if (!has_own_query())
+        throw InvalidRequest("own user query start: the adapter has no user query maps of its own");
+    if (text_query_weights.size() != layers_.size())
+        throw InvalidRequest("own user query start: " + std::to_string(text_query_weights.size()) +
+                             " text query maps for " + std::to_string(layers_.size()) + " adapter layers");
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        auto& w = layers_[i]->q->weight;
+        if (text_query_weights[i].sizes() != w.sizes())
+            throw InvalidRequest("own user query start: layer " + std::to_string(i) + "'s text query map is " +
+                                 shape_string(text_query_weights[i].sizes()) + ", its user query map " +
+                                 shape_string(w.sizes()));
+        w.copy_(text_query_weights[i]);
+    }
+}
+
+at::Tensor SafetyAdapterImpl::extra_attention(int layer, const at::Tensor& hidden, const at::Tensor& text_query,
+                                              int64_t heads, const at::Tensor& extra_context)
 {
     TORCH_CHECK(layer >= 0 && layer < static_cast<int>(layers_.size()), "adapter has no layer ", layer);
     if (!extra_context.defined())
         return {};
     auto& l = layers_[static_cast<size_t>(layer)];
+    const auto query = l->q ? l->q(hidden) : text_query;
     const auto tokens = extra_context.to(query.scalar_type());
     const int64_t b = query.size(0), n = query.size(1), inner = query.size(2), d = inner / heads;
     const auto k = l->k(tokens), v = l->v(tokens); // [B, T, inner]
@@ -104,14 +135,17 @@ at::Tensor SafetyAdapterImpl::extra_attention(int layer, const at::Tensor& query
 }
 
 SafetyAdapterConfig adapter_config_for(const std::vector<CrossAttentionLayerInfo>& layers,
-                                       int64_t user_dim, int64_t num_tokens)
+                                       int64_t user_dim, int64_t num_tokens, bool own_query)
 {
     SafetyAdapterConfig c;
     c.user_dim = user_dim;
     c.num_tokens = num_tokens;
     c.cross_attention_dim = layers.empty() ? 0 : layers.front().cross_attention_dim;
-    for (const auto& l : layers)
+    for (const auto& l : layers) {
         c.layer_dims.push_back(l.inner_dim);
+        if (own_query)
+            c.query_dims.push_back(l.query_dim);
+    }
     return c;
 }
 
@@ -127,6 +161,10 @@ void check_adapter_fits(const SafetyAdapterConfig& a, const std::vector<CrossAtt
             problems.push_back("layer " + std::to_string(i) + " (" + layers[i].name + ") is " +
                                std::to_string(a.layer_dims[i]) + " wide, the UNet's is " +
                                std::to_string(layers[i].inner_dim));
+        if (!a.query_dims.empty() && a.query_dims[i] != layers[i].query_dim)
+            problems.push_back("layer " + std::to_string(i) + "'s user query map reads " +
+                               std::to_string(a.query_dims[i]) + " features, the UNet's layer has " +
+                               std::to_string(layers[i].query_dim));
         if (a.cross_attention_dim != layers[i].cross_attention_dim) {
             problems.push_back("user tokens are " + std::to_string(a.cross_attention_dim) +
                                " wide, the UNet's text context is " + std::to_string(layers[i].cross_attention_dim));

@@ -22,6 +22,9 @@ struct SafetyAdapterConfig {
     std::string token_layout = kDenseTokens; ///< adapter/token_layout.h; provenance, stored as metadata
     int64_t cross_attention_dim = 0; ///< width of each token (the UNet's text width)
     std::vector<int64_t> layer_dims; ///< inner_dim of each cross-attention layer, processor order
+    /// Input width of each layer's own user query map (to_q_user), processor order; empty: the
+    /// user attention reads the text attention's query, as the reference's does.
+    std::vector<int64_t> query_dims;
     bool learned_null_user = false;  ///< carries a trained embedding for the unconditional branch
     // Provenance, stored as file metadata.
     std::string profile_encoder = "structured";
@@ -40,11 +43,12 @@ struct UserProjectionImpl : torch::nn::Module {
 };
 TORCH_MODULE(UserProjection);
 
-/// One layer's user key/value maps, named to_k_user.0 / to_v_user.0 like the reference.
+/// One layer's user key/value maps, named to_k_user.0 / to_v_user.0 like the reference, and
+/// (query_dim > 0, our extension) a user query map of its own, to_q_user.0.
 struct AdapterLayerImpl : torch::nn::Module {
-    AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim);
-    torch::nn::ModuleList to_k_user{nullptr}, to_v_user{nullptr};
-    Linear k{nullptr}, v{nullptr}; // the same modules, typed
+    AdapterLayerImpl(int64_t cross_dim, int64_t inner_dim, int64_t query_dim = 0);
+    torch::nn::ModuleList to_k_user{nullptr}, to_v_user{nullptr}, to_q_user{nullptr};
+    Linear k{nullptr}, v{nullptr}, q{nullptr}; // the same modules, typed (q: nullptr without one)
 };
 TORCH_MODULE(AdapterLayer);
 
@@ -63,8 +67,15 @@ struct SafetyAdapterImpl : torch::nn::Module, AttentionHook {
     void set_scale(double scale);
     void set_row_scales(const at::Tensor& scales);
 
-    at::Tensor extra_attention(int layer, const at::Tensor& query, int64_t heads,
+    at::Tensor extra_attention(int layer, const at::Tensor& hidden, const at::Tensor& query, int64_t heads,
                                const at::Tensor& extra_context) override;
+
+    /// Whether the layers carry user query maps of their own (to_q_user).
+    bool has_own_query() const { return !config_.query_dims.empty(); }
+    /// Sets every layer's own user query map to the UNet's text query map (its to_q weights,
+    /// one per layer in processor order), so that the adapter routes exactly as one without
+    /// its own query until training moves it.
+    void start_own_query_at(const std::vector<at::Tensor>& text_query_weights);
 
     /// While `out` is set, every layer's user-attention weights [B, heads, N, T] (softmax over
     /// the T tokens, with their autograd graph) are appended to it in layer order as the UNet
@@ -87,9 +98,10 @@ private:
 };
 TORCH_MODULE(SafetyAdapter);
 
-/// Config that fits a UNet's cross-attention layers.
+/// Config that fits a UNet's cross-attention layers; own_query gives each layer a user query map
+/// of its own (to_q_user).
 SafetyAdapterConfig adapter_config_for(const std::vector<CrossAttentionLayerInfo>& layers,
-                                       int64_t user_dim, int64_t num_tokens);
+                                       int64_t user_dim, int64_t num_tokens, bool own_query = false);
 
 /// Throws ModelLoadError listing what does not fit (layer count, widths) between an adapter and
 /// the UNet's cross-attention layers. `what` names the adapter file.

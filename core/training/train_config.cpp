@@ -54,6 +54,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("token_start", c.token_start);
     v("sink_token", c.sink_token);
     v("freeze_user_keys", c.freeze_user_keys);
+    v("own_user_query", c.own_user_query);
     v("learned_null_user", c.learned_null_user);
     v("profile_encoder", c.profile_encoder);
     v("init_adapter", c.init_adapter);

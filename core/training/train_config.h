@@ -134,6 +134,11 @@ struct TrainConfig {
     /// cannot route one category's motif to another's token; the tokens and the value maps still
     /// learn. Needs the caption start or init_adapter (the random start's key maps are zero).
     bool freeze_user_keys = false;
+    /// Each layer's user attention gets a query map of its own (to_q_user, our extension of the
+    /// reference's file), starting at the layer's text query map: the text query is trained to
+    /// find words, and the features that say which category a place draws may be ones it does
+    /// not read. A run that starts from init_adapter takes the file's.
+    bool own_user_query = false;
     bool learned_null_user = true;  ///< train a null-user embedding (needs user_dropout > 0)
     std::string profile_encoder = "structured"; ///< "structured" or "precomputed" (embeds_dir)
     /// Adapter file (psa::save_adapter's layout) a new run starts from instead of a fresh

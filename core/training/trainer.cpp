@@ -123,7 +123,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     const bool per_category = c.token_layout == kPerCategoryTokens;
     const auto category_count = static_cast<int64_t>(data.categories().size());
     auto ac = adapter_config_for(mc.unet->cross_attention_layers(), data.user_dim(),
-                                 per_category ? category_count + (c.sink_token ? 1 : 0) : c.num_tokens);
+                                 per_category ? category_count + (c.sink_token ? 1 : 0) : c.num_tokens,
+                                 c.own_user_query);
     ac.token_layout = c.token_layout;
     ac.learned_null_user = c.learned_null_user;
     ac.profile_encoder = data.profile_encoder();
@@ -152,6 +153,15 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
         uniform(proj.weight);
         uniform(proj.bias);
         m->adapter->user_proj->norm->weight.fill_(1.0);
+    }
+    if (m->adapter->has_own_query()) {
+        // The own query maps start at the text query maps: the run starts routing as the
+        // reference's adapter does, and training moves them from there.
+        std::vector<at::Tensor> text_queries;
+        const auto unet_params = mc.unet->named_parameters(true);
+        for (const auto& layer : mc.unet->cross_attention_layers())
+            text_queries.push_back(unet_params[layer.name + ".to_q.weight"]);
+        m->adapter->start_own_query_at(text_queries);
     }
     // Fine-tuning an existing adapter: its weights replace the fresh ones (the draws above still
     // happen, so the generator's stream does not depend on the start). A run folder that holds

@@ -53,7 +53,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& context
         out = out.to(dtype);
     out = out.transpose(1, 2).reshape({batch, -1, heads * head_dim}); // [B, N, inner]
     if (hook_ && extra_context.defined()) {
-        const auto extra = hook_->extra_attention(hook_layer_, query, heads, extra_context);
+        const auto extra = hook_->extra_attention(hook_layer_, x, query, heads, extra_context);
         if (extra.defined())
             out = out + extra;
     }

@@ -134,7 +134,8 @@ std::vector<CrossAttentionLayerInfo> UNet2DConditionModelImpl::cross_attention_l
 {
     std::vector<CrossAttentionLayerInfo> out;
     for (const auto& [name, attn] : cross_layers_)
-        out.push_back({name, attn->heads * attn->head_dim, attn->cross_attention_dim, attn->heads});
+        out.push_back({name, attn->heads * attn->head_dim, attn->cross_attention_dim, attn->heads,
+                       attn->to_q->weight.size(1)});
     return out;
 }
 

@@ -116,10 +116,13 @@ private Q_SLOTS:
                     tiny_run);
         QVERIFY2(r.code != 0 && r.err.contains("token_start") && r.err.contains("per-category"), qPrintable(r.err));
         r = run_psa(QStringList{"world", "train-adapter", "--out", q(dir.path() / "g"), "--token-start", "captions",
-                                "--freeze-user-keys", "--routing-weight", "2"} +
+                                "--freeze-user-keys", "--routing-weight", "2", "--own-user-query"} +
                     tiny_run);
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto frozen = psa::test::read_json(dir.path() / "g" / "config.json");
+        QVERIFY(frozen.at("own_user_query").get<bool>());
+        QVERIFY(psa::SafetensorsFile::open(dir.path() / "g" / "adapter.safetensors")
+                    .contains("psa_adapter.0.to_q_user.0.weight"));
         QCOMPARE(frozen.at("token_start").get<std::string>(), std::string("captions"));
         QVERIFY(frozen.at("freeze_user_keys").get<bool>());
         QCOMPARE(frozen.at("routing_weight").get<double>(), 2.0);

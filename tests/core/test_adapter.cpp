@@ -2,7 +2,8 @@
 // The PSA adapter: parity with PSAlign (fixture 7: UNet at scales 0/0.5/1 and the 4-step pipeline),
 // file round trip, refusal of adapters that do not fit, L0 equal to the plain pipeline bit for bit,
 // batched previews equal to one-at-a-time generation, multi-token attention, the caption start of
-// per-category tokens.
+// per-category tokens, user query maps of the adapter's own.
+#include "adapter/adapter_file_info.h"
 #include "adapter/adapter_io.h"
 #include "adapter/caption_routed_tokens.h"
 #include "common/error.h"
@@ -16,6 +17,8 @@
 #include "schedulers/scheduler.h"
 #include "support/parity.h"
 #include "tensor_io/image_tensor.h"
+#include "tensor_io/safetensors.h"
+#include "tensor_io/state_dict.h"
 
 #include <QtTest>
 #include <torch/torch.h>
@@ -69,7 +72,7 @@ SafetyProfile profile_with_embedding(const test::TempDir& dir, const std::string
 struct RandomAttention {
     SafetyAdapter adapter;
     std::vector<CrossAttentionLayerInfo> layers;
-    at::Tensor query, tokens;
+    at::Tensor hidden, query, tokens;
 };
 RandomAttention random_four_token_attention(int64_t batch)
 {
@@ -78,9 +81,10 @@ RandomAttention random_four_token_attention(int64_t batch)
     torch::NoGradGuard g;
     for (auto& p : a->parameters())
         p.normal_();
+    const auto hidden = torch::randn({batch, 5, layers[0].query_dim});
     const auto q = torch::randn({batch, 5, layers[0].inner_dim});
     const auto tokens = a->user_tokens(torch::randn({batch, 12}));
-    return {a, layers, q, tokens};
+    return {a, layers, hidden, q, tokens};
 }
 
 } // namespace
@@ -218,14 +222,89 @@ private Q_SLOTS:
         }
     }
 
+    // An adapter with user query maps of its own, started at the UNet's text query maps, changes
+    // the UNet exactly as the same adapter without them; moving one map changes the output; the
+    // file keeps the maps and says so; and a UNet whose layers read other widths refuses it.
+    void own_user_query_starts_where_the_text_query_is()
+    {
+        auto model = tiny_model();
+        const auto layers = model->unet->cross_attention_layers();
+        SafetyAdapter plain(adapter_config_for(layers, 12, 4));
+        SafetyAdapter own(adapter_config_for(layers, 12, 4, true));
+        QVERIFY(!plain->has_own_query() && own->has_own_query());
+        torch::NoGradGuard g;
+        torch::manual_seed(5);
+        for (auto& p : plain->parameters())
+            p.normal_(0.0, 0.2);
+        const auto plain_params = plain->named_parameters(true);
+        for (auto& p : own->named_parameters(true))
+            if (plain_params.contains(p.key()))
+                p.value().copy_(plain_params[p.key()]);
+        const auto unet_params = model->unet->named_parameters(true);
+        std::vector<at::Tensor> text_queries;
+        for (const auto& l : layers)
+            text_queries.push_back(unet_params[l.name + ".to_q.weight"]);
+        own->start_own_query_at(text_queries);
+
+        const auto sample = torch::randn({1, 4, 8, 8});
+        const auto timestep = torch::tensor({500});
+        const auto text = torch::randn({1, 7, layers[0].cross_attention_dim});
+        const auto embeds = torch::randn({1, 12});
+        const auto run = [&](SafetyAdapter& a) {
+            model->unet->set_attention_hook(a.ptr());
+            auto out = model->unet->forward(sample, timestep, text, a->user_tokens(embeds));
+            model->unet->set_attention_hook(nullptr);
+            return out;
+        };
+        const auto base = model->unet->forward(sample, timestep, text);
+        const auto with_plain = run(plain), with_own = run(own);
+        QVERIFY(test::max_abs_diff(with_plain, base) > 1e-3);
+        QVERIFY2(test::max_abs_diff(with_plain, with_own) < 1e-5,
+                 qPrintable(QString::number(test::max_abs_diff(with_plain, with_own))));
+        own->psa_adapter->ptr<AdapterLayerImpl>(0)->q->weight.mul_(4.0);
+        const auto moved = run(own);
+        QVERIFY(test::max_abs_diff(moved, with_plain) > 1e-4);
+
+        test::TempDir dir;
+        save_adapter(dir / "own.safetensors", *own);
+        const auto info = read_adapter_file_info(dir / "own.safetensors");
+        QCOMPARE(info.query_dims.size(), layers.size());
+        for (size_t i = 0; i < layers.size(); ++i)
+            QCOMPARE(info.query_dims[i], layers[i].query_dim);
+        auto loaded = load_adapter(dir / "own.safetensors", layers);
+        QVERIFY(loaded->has_own_query());
+        QVERIFY(test::max_abs_diff(run(loaded), moved) < 1e-6);
+        QVERIFY(read_adapter_file_info(fixture_adapter()).query_dims.empty());
+
+        auto narrower = layers;
+        narrower[1].query_dim += 8;
+        const auto refused = error_of<ModelLoadError>([&] { load_adapter(dir / "own.safetensors", narrower); });
+        QVERIFY2(refused.contains("layer 1's user query map reads"), qPrintable(refused));
+
+        // The maps go in every layer or in none; a file with a gap names the missing one.
+        NamedTensors tensors;
+        for (const auto& [name, t] : load_state_dict(dir / "own.safetensors"))
+            if (name != "psa_adapter.1.to_q_user.0.weight")
+                tensors.emplace_back(name, t.clone());
+        save_safetensors(dir / "gap.safetensors", tensors);
+        const auto gap = error_of<ModelLoadError>([&] { read_adapter_file_info(dir / "gap.safetensors"); });
+        QVERIFY2(gap.contains("gap.safetensors") && gap.contains("psa_adapter.1.to_q_user.0.weight is missing"),
+                 qPrintable(gap));
+
+        auto wrong = text_queries;
+        wrong[2] = torch::zeros({3, 3});
+        QVERIFY(error_of<InvalidRequest>([&] { own->start_own_query_at(wrong); }).contains("layer 2"));
+        QVERIFY(error_of<InvalidRequest>([&] { plain->start_own_query_at(text_queries); }).contains("no user query maps"));
+    }
+
     void multi_token_attention_depends_on_keys()
     {
         // With several user tokens to_k_user matters (with one token it cannot: softmax over one key is 1).
         torch::NoGradGuard g;
-        auto [a, layers, q, tokens] = random_four_token_attention(1);
-        const auto before = a->extra_attention(0, q, layers[0].heads, tokens);
+        auto [a, layers, x, q, tokens] = random_four_token_attention(1);
+        const auto before = a->extra_attention(0, x, q, layers[0].heads, tokens);
         a->psa_adapter->ptr<AdapterLayerImpl>(0)->k->weight.mul_(3.0);
-        const auto after = a->extra_attention(0, q, layers[0].heads, tokens);
+        const auto after = a->extra_attention(0, x, q, layers[0].heads, tokens);
         QVERIFY(test::max_abs_diff(before, after) > 1e-3);
     }
 
@@ -233,15 +312,16 @@ private Q_SLOTS:
     void recorded_routing_is_the_attention_it_applies()
     {
         torch::NoGradGuard g;
-        auto [a, layers, q, tokens] = random_four_token_attention(2);
-        const auto plain = a->extra_attention(0, q, layers[0].heads, tokens);
+        auto [a, layers, x, q, tokens] = random_four_token_attention(2);
+        const auto plain = a->extra_attention(0, x, q, layers[0].heads, tokens);
         std::vector<at::Tensor> recorded;
         a->record_routing(&recorded);
-        const auto with = a->extra_attention(0, q, layers[0].heads, tokens);
-        a->extra_attention(1 % static_cast<int>(layers.size()), torch::randn({2, 3, layers[1 % layers.size()].inner_dim}),
-                           layers[1 % layers.size()].heads, tokens);
+        const auto with = a->extra_attention(0, x, q, layers[0].heads, tokens);
+        const auto& other = layers[1 % layers.size()];
+        a->extra_attention(1 % static_cast<int>(layers.size()), torch::randn({2, 3, other.query_dim}),
+                           torch::randn({2, 3, other.inner_dim}), other.heads, tokens);
         a->record_routing(nullptr);
-        a->extra_attention(0, q, layers[0].heads, tokens); // no longer recorded
+        a->extra_attention(0, x, q, layers[0].heads, tokens); // no longer recorded
         QVERIFY(test::max_abs_diff(plain, with) < 1e-5);
         QCOMPARE(recorded.size(), size_t(2));
         QCOMPARE(recorded[0].sizes().vec(), (std::vector<int64_t>{2, layers[0].heads, 5, 4}));
@@ -304,8 +384,9 @@ private Q_SLOTS:
         QVERIFY(test::max_abs_diff(a->user_tokens(torch::zeros({1, 8}))[0], rows) < 1e-4);
         for (size_t l = 0; l < layers.size(); ++l)
             QVERIFY(torch::equal(a->psa_adapter->ptr<AdapterLayerImpl>(l)->k->weight, keys[l]));
+        const auto x = torch::randn({1, 5, layers[0].query_dim});
         const auto q = torch::randn({1, 5, layers[0].inner_dim});
-        const auto out = a->extra_attention(0, q, layers[0].heads, a->user_tokens(torch::rand({1, 8})));
+        const auto out = a->extra_attention(0, x, q, layers[0].heads, a->user_tokens(torch::rand({1, 8})));
         QCOMPARE(out.abs().max().item<double>(), 0.0);
 
         QVERIFY(error_of<InvalidRequest>([&] { start_user_tokens_at(*a, rows.slice(0, 0, 2), keys); }).contains("2 tokens"));

@@ -1247,6 +1247,56 @@ private Q_SLOTS:
         QVERIFY2(msg.contains("freeze_user_keys") && msg.contains("zero"), qPrintable(msg));
     }
 
+    // The own user query maps start at the UNet's text query maps (so the new adapter routes as
+    // the reference's does), train with the rest, survive a checkpoint, and decide a later run
+    // that starts from the file.
+    void own_user_query_starts_at_the_text_query()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 1);
+        auto model = tiny_model();
+        auto c = small_config(tmp / "data");
+        c.num_tokens = 2;
+        c.steps = 4;
+        c.checkpoint_every = 2;
+        c.own_user_query = true;
+        QVERIFY(TrainConfig::from_json(c.to_json(), "test").own_user_query);
+        DpoTrainer trainer(model, c, tmp / "run");
+        trainer.save_adapter(tmp / "start.safetensors");
+        JobControl job;
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        const auto start = read_tensors(tmp / "start.safetensors");
+        const auto end = read_tensors(tmp / "run" / "adapter.safetensors");
+        const auto unet = model->unet->named_parameters(true);
+        const auto layers = model->unet->cross_attention_layers();
+        int moved = 0;
+        for (size_t i = 0; i < layers.size(); ++i) {
+            const auto key = "psa_adapter." + std::to_string(i) + ".to_q_user.0.weight";
+            QVERIFY2(start.count(key) != 0, key.c_str());
+            QVERIFY2(torch::equal(start.at(key), unet[layers[i].name + ".to_q.weight"]), key.c_str());
+            moved += torch::equal(start.at(key), end.at(key)) ? 0 : 1;
+        }
+        QVERIFY(moved > 0);
+
+        auto resumed = c;
+        resumed.steps = 6;
+        DpoTrainer again(model, resumed, tmp / "run");
+        QVERIFY(again.resume());
+        QCOMPARE(again.train(job).outcome, Outcome::Completed);
+
+        auto without = c;
+        without.own_user_query = false;
+        without.init_adapter = (tmp / "run" / "adapter.safetensors").string();
+        const auto msg = error_of<ConfigError>([&] { DpoTrainer t(model, without, tmp / "run2"); });
+        QVERIFY2(msg.contains("user query maps of its own") && msg.contains("own_user_query"), qPrintable(msg));
+        auto with = without;
+        with.own_user_query = true;
+        DpoTrainer continued(model, with, tmp / "run3");
+        continued.save_adapter(tmp / "continued.safetensors");
+        const auto first = "psa_adapter.0.to_q_user.0.weight";
+        QVERIFY(torch::equal(read_tensors(tmp / "continued.safetensors").at(first), read_tensors(tmp / "run" / "adapter.safetensors").at(first)));
+    }
+
     // It groups the captions by each pair's category, so it needs them, and it trains another
     // adapter than the random start.
     void caption_start_needs_each_pairs_category()

@@ -114,22 +114,26 @@ UNetCase load_case(const StateDict& expected, const std::string& prefix)
 /// A stand-in for the adapter: adds (layer + 1) * 0.05 * mean(extra_context) everywhere, and logs calls.
 class ConstantHook : public AttentionHook {
 public:
-    at::Tensor extra_attention(int layer, const at::Tensor& query, int64_t heads,
+    at::Tensor extra_attention(int layer, const at::Tensor& hidden, const at::Tensor& query, int64_t heads,
                                const at::Tensor& extra_context) override
     {
-        calls.push_back({layer, query.size(-1), heads, query.dim()});
+        calls.push_back({layer, query.size(-1), heads, query.dim(), hidden.size(-1), hidden.size(1) == query.size(1)});
         return torch::full_like(query, 0.05 * (layer + 1)) * extra_context.mean();
     }
     struct Call {
         int layer;
-        int64_t width, heads, rank;
+        int64_t width, heads, rank, hidden_width;
+        bool hidden_cells_match;
     };
     std::vector<Call> calls;
 };
 
 class UndefinedHook : public AttentionHook {
 public:
-    at::Tensor extra_attention(int, const at::Tensor&, int64_t, const at::Tensor&) override { return {}; }
+    at::Tensor extra_attention(int, const at::Tensor&, const at::Tensor&, int64_t, const at::Tensor&) override
+    {
+        return {};
+    }
 };
 
 UNet2DConditionConfig small_config(int levels)
@@ -366,7 +370,7 @@ private Q_SLOTS:
             qInfo("hook changes the output by up to %.3g", change);
             QVERIFY(change > 1e-3);
             // Called once per cross-attention layer, in forward order (down, mid, up), with the
-            // layer's own index, query width and head count.
+            // layer's own index, query width, head count and input.
             QCOMPARE(hook->calls.size(), layers.size());
             std::set<int> seen;
             for (const auto& call : hook->calls) {
@@ -375,6 +379,9 @@ private Q_SLOTS:
                 QCOMPARE(call.rank, int64_t(3));
                 QCOMPARE(call.width, layers[call.layer].inner_dim);
                 QCOMPARE(call.heads, layers[call.layer].heads);
+                // The layer's input comes along for a hook with a query map of its own.
+                QCOMPARE(call.hidden_width, layers[call.layer].query_dim);
+                QVERIFY(call.hidden_cells_match);
             }
             QCOMPARE(seen.size(), layers.size());
             // Forward order is down, mid, up; the mid block's index is the last one.
