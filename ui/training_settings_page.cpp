@@ -145,6 +145,11 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "suppress, such as the subject, can then look there instead of at some category's token, "
               "which matters most for people who ban every category. One token per category only; "
               "taken from the adapter when fine-tuning."));
+    m_ownUserQuery = checkField(tr("give the adapter its own way to look"), QStringLiteral("own_user_query"));
+    addRow(tr("Own query:"), m_ownUserQuery,
+           tr("Lets the adapter learn which features of a place decide the token it looks at, instead "
+              "of reusing what the text attention looks for (it starts the same). The file then does "
+              "not load in the paper's own code. Taken from the adapter when fine-tuning."));
     m_routing = numberField(QStringLiteral("routing_weight"));
     addRow(tr("Routing weight:"), m_routing,
            tr("Asks the place of each pair's content to look at its own category's token, so that a "
@@ -270,6 +275,7 @@ void TrainingSettingsPage::setStartingAdapterTokens(const QString& description)
 {
     m_tokens->setEnabled(description.isEmpty());
     m_sinkToken->setEnabled(description.isEmpty());
+    m_ownUserQuery->setEnabled(description.isEmpty());
     m_tokensNote->setText(tr("Taken from the starting adapter: %1.").arg(description));
     m_tokensNote->setVisible(!description.isEmpty());
 }
@@ -305,6 +311,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
     m_freezeUserKeys->setChecked(c.freeze_user_keys);
     m_sinkToken->setChecked(c.sink_token);
+    m_ownUserQuery->setChecked(c.own_user_query);
     m_routing->setText(number(c.routing_weight));
     m_routingSteps->setValue(c.routing_steps);
     m_captionDropout->setValue(c.caption_dropout);
@@ -365,6 +372,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.token_start = m_tokensAtCaptions->isChecked() ? psa::kTokensStartAtCaptions : psa::kTokensStartRandom;
     c.freeze_user_keys = m_freezeUserKeys->isChecked();
     c.sink_token = m_sinkToken->isChecked();
+    c.own_user_query = m_ownUserQuery->isChecked();
     c.routing_weight = *routing;
     c.routing_steps = m_routingSteps->value();
     c.caption_dropout = m_captionDropout->value();

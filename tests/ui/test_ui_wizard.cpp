@@ -239,6 +239,9 @@ private Q_SLOTS:
         auto* routingSteps = wizard.findChild<QSpinBox*>("routing_steps");
         QVERIFY(sink && routing && routingSteps);
         QVERIFY(!sink->isChecked() && sink->isEnabled());
+        auto* ownQuery = wizard.findChild<QCheckBox*>("own_user_query");
+        QVERIFY(ownQuery && !ownQuery->isChecked()); // off by default: the paper's query
+        ownQuery->setChecked(true);
         QCOMPARE(routing->text(), QStringLiteral("0")); // off by default, as in the paper
         routing->setText(QStringLiteral("y"));
         QVERIFY(!wizard.currentPage()->validatePage());
@@ -298,6 +301,7 @@ private Q_SLOTS:
         QCOMPARE(stored.ema_decay, 0.9);
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QVERIFY(stored.sink_token);
+        QVERIFY(stored.own_user_query);
         QCOMPARE(stored.routing_weight, 1.0);
         QCOMPARE(stored.routing_steps, 1);
         const auto trained = psa::read_adapter_file_info(run / "adapter.safetensors");
@@ -354,6 +358,7 @@ private Q_SLOTS:
         // The file decides the user tokens; the settings page says so and takes no choice.
         QVERIFY(!wizard.findChild<QComboBox*>("user_tokens")->isEnabled());
         QVERIFY(!wizard.findChild<QCheckBox*>("sink_token")->isEnabled()); // so does its sink token
+        QVERIFY(!wizard.findChild<QCheckBox*>("own_user_query")->isEnabled()); // and its query maps
         auto* note = wizard.findChild<QLabel*>("userTokensNote");
         QVERIFY2(note->isVisible() && note->text().contains("2 user tokens"), qPrintable(note->text()));
         wizard.next(); // "Start training"
@@ -362,6 +367,7 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(controller->job().config.init_adapter), adapter);
         QCOMPARE(controller->job().config.num_tokens, 2);
         QVERIFY(!controller->job().config.sink_token); // a dense file has none
+        QVERIFY(!controller->job().config.own_user_query); // nor query maps of its own
         QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Completed ||
                                      controller->state() == State::Failed,
                                  kTimeoutMs);
