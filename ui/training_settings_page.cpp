@@ -148,8 +148,8 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
     m_ownUserQuery = checkField(tr("give the adapter its own way to look"), QStringLiteral("own_user_query"));
     addRow(tr("Own query:"), m_ownUserQuery,
            tr("Lets the adapter learn which features of a place decide the token it looks at, instead "
-              "of reusing what the text attention looks for (it starts the same). The file then does "
-              "not load in the paper's own code. Taken from the adapter when fine-tuning."));
+              "of reusing what the text attention looks for (it starts the same). The paper's own code "
+              "does not know the file's extra maps. Taken from the adapter when fine-tuning."));
     m_routing = numberField(QStringLiteral("routing_weight"));
     addRow(tr("Routing weight:"), m_routing,
            tr("Asks the place of each pair's content to look at its own category's token, so that a "
