@@ -31,6 +31,7 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
     info.cross_attention_dim = norm.shape[0];
     info.user_dim = proj.shape[1];
     info.num_tokens = proj.shape[0] / norm.shape[0];
+    std::vector<std::string> missing_query_maps;
     for (int i = 0;; ++i) {
         const std::string key = "psa_adapter." + std::to_string(i) + ".to_k_user.0.weight";
         if (!file.contains(key))
@@ -42,18 +43,18 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
         // Our extension: a user query map of the layer's own, in every layer or in none.
         const std::string q_key = "psa_adapter." + std::to_string(i) + ".to_q_user.0.weight";
         if (!file.contains(q_key)) {
-            if (!info.query_dims.empty())
-                throw ModelLoadError(what + ": " + q_key + " is missing (layer 0 has a user query map)");
+            missing_query_maps.push_back(q_key);
             continue;
         }
         const auto& q = file.info(q_key);
         if (q.shape.size() != 2 || q.shape[0] != k.shape[0])
             throw ModelLoadError(what + ": " + q_key + " is " + shape_string(q.shape) + ", expected [" +
                                  std::to_string(k.shape[0]) + ", input width]");
-        if (static_cast<size_t>(i) != info.query_dims.size())
-            throw ModelLoadError(what + ": " + q_key + " is present but layer 0 has no user query map");
         info.query_dims.push_back(q.shape[1]);
     }
+    if (!info.query_dims.empty() && !missing_query_maps.empty())
+        throw ModelLoadError(what + ": " + missing_query_maps.front() +
+                             " is missing (other layers have user query maps; they go in every layer or in none)");
     info.learned_null_user = file.contains("null_user_embedding");
 
     const auto& meta = file.metadata();

@@ -46,14 +46,9 @@ CaptionTokenStart start_tokens_at_captions(SafetyAdapterImpl& adapter, ModelComp
     auto start = caption_category_tokens(embeddings);
 
     // The text key map of every cross-attention layer, in the adapter's layer order.
-    const auto params = model.unet->named_parameters(true);
     std::vector<at::Tensor> keys;
-    for (const auto& layer : model.unet->cross_attention_layers()) {
-        const auto* key = params.find(layer.name + ".to_k.weight");
-        if (!key)
-            throw InvalidRequest("caption token start: the UNet has no " + layer.name + ".to_k.weight");
-        keys.push_back(key->detach().to(torch::kCPU, torch::kFloat));
-    }
+    for (const auto& key : model.unet->text_attention_weights(UNet2DConditionModelImpl::TextAttentionMap::Key))
+        keys.push_back(key.detach().to(torch::kCPU, torch::kFloat));
     // The sink token starts at what all categories' captions share (scene and subject words): the
     // places of those start out attending to it about as much as to any category's token.
     const auto tokens = has_sink_token(static_cast<int64_t>(categories.size()), adapter.user_proj->num_tokens)

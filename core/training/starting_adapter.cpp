@@ -63,10 +63,11 @@ std::vector<std::string> mismatches(const AdapterFileInfo& file, const SafetyAda
             out.push_back("categories " + list_text(file.categories) + ", the run's data uses " +
                           list_text(run.categories));
     }
-    if (file.query_dims.empty() != run.query_dims.empty())
-        out.push_back(std::string(file.query_dims.empty() ? "it has no user query maps of its own, the run asks for them"
-                                                          : "it has user query maps of its own, the run has none") +
-                      " (set own_user_query / --own-user-query to " + (file.query_dims.empty() ? "false" : "true") + ")");
+    if (const bool file_has = !file.query_dims.empty(); file_has != !run.query_dims.empty())
+        out.push_back(file_has ? "it has user query maps of its own, the run has none (set own_user_query / "
+                                 "--own-user-query to true)"
+                               : "it has no user query maps of its own, the run asks for them (set own_user_query / "
+                                 "--own-user-query to false)");
     if (file.learned_null_user && !run.learned_null_user)
         out.push_back("it carries a learned null user, the run is set not to learn one (learned_null_user false)");
     return out;

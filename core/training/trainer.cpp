@@ -157,11 +157,8 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
     if (m->adapter->has_own_query()) {
         // The own query maps start at the text query maps: the run starts routing as the
         // reference's adapter does, and training moves them from there.
-        std::vector<at::Tensor> text_queries;
-        const auto unet_params = mc.unet->named_parameters(true);
-        for (const auto& layer : mc.unet->cross_attention_layers())
-            text_queries.push_back(unet_params[layer.name + ".to_q.weight"]);
-        m->adapter->start_own_query_at(text_queries);
+        m->adapter->start_own_query_at(
+            mc.unet->text_attention_weights(UNet2DConditionModelImpl::TextAttentionMap::Query));
     }
     // Fine-tuning an existing adapter: its weights replace the fresh ones (the draws above still
     // happen, so the generator's stream does not depend on the start). A run folder that holds

@@ -139,6 +139,14 @@ std::vector<CrossAttentionLayerInfo> UNet2DConditionModelImpl::cross_attention_l
     return out;
 }
 
+std::vector<at::Tensor> UNet2DConditionModelImpl::text_attention_weights(TextAttentionMap map) const
+{
+    std::vector<at::Tensor> out;
+    for (const auto& [name, attn] : cross_layers_)
+        out.push_back((map == TextAttentionMap::Query ? attn->to_q : attn->to_k)->weight);
+    return out;
+}
+
 void UNet2DConditionModelImpl::set_attention_hook(std::shared_ptr<AttentionHook> hook)
 {
     hook_ = std::move(hook);

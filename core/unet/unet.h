@@ -54,6 +54,10 @@ struct UNet2DConditionModelImpl : torch::nn::Module {
 
     /// Every attn2 in diffusers' attn_processors order: down_blocks..., up_blocks..., mid_block last.
     std::vector<CrossAttentionLayerInfo> cross_attention_layers() const;
+    /// Each cross-attention layer's text query (to_q) or key (to_k) map weight, in the order of
+    /// cross_attention_layers(): where an adapter's own user maps can start.
+    enum class TextAttentionMap { Query, Key };
+    std::vector<at::Tensor> text_attention_weights(TextAttentionMap map) const;
     /// Installs the hook on every cross-attention layer (layer i is told index i); nullptr removes it.
     void set_attention_hook(std::shared_ptr<AttentionHook> hook);
     const std::shared_ptr<AttentionHook>& attention_hook() const { return hook_; }
