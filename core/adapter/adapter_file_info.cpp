@@ -31,7 +31,7 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
     info.cross_attention_dim = norm.shape[0];
     info.user_dim = proj.shape[1];
     info.num_tokens = proj.shape[0] / norm.shape[0];
-    std::vector<std::string> missing_query_maps;
+    std::string first_missing_query_map; // the all-or-none rule is checked after the loop
     for (int i = 0;; ++i) {
         const std::string key = "psa_adapter." + std::to_string(i) + ".to_k_user.0.weight";
         if (!file.contains(key))
@@ -43,7 +43,8 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
         // Our extension: a user query map of the layer's own, in every layer or in none.
         const std::string q_key = "psa_adapter." + std::to_string(i) + ".to_q_user.0.weight";
         if (!file.contains(q_key)) {
-            missing_query_maps.push_back(q_key);
+            if (first_missing_query_map.empty())
+                first_missing_query_map = q_key;
             continue;
         }
         const auto& q = file.info(q_key);
@@ -52,8 +53,8 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
                                  std::to_string(k.shape[0]) + ", input width]");
         info.query_dims.push_back(q.shape[1]);
     }
-    if (!info.query_dims.empty() && !missing_query_maps.empty())
-        throw ModelLoadError(what + ": " + missing_query_maps.front() +
+    if (!info.query_dims.empty() && !first_missing_query_map.empty())
+        throw ModelLoadError(what + ": " + first_missing_query_map +
                              " is missing (other layers have user query maps; they go in every layer or in none)");
     info.learned_null_user = file.contains("null_user_embedding");
 
