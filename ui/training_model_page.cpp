@@ -217,9 +217,13 @@ void TrainingModelPage::setInitAdapterPath(const QString& path)
 QString TrainingModelPage::tokensText(const psa::AdapterFileInfo& info)
 {
     if (info.token_layout == psa::kPerCategoryTokens) {
-        if (info.has_sink_token())
-            return tr("%1 user tokens, one per category and one that reads no ban").arg(info.num_tokens);
-        return tr("%1 user tokens, one per category").arg(info.num_tokens);
+        QString text = info.has_sink_token()
+                           ? tr("%1 user tokens, one per category and one that reads no ban")
+                                 .arg(info.num_tokens)
+                           : tr("%1 user tokens, one per category").arg(info.num_tokens);
+        if (info.ban_gated_tokens)
+            text += tr(", gated by the bans");
+        return text;
     }
     return info.num_tokens == 1 ? tr("1 user token") : tr("%1 user tokens").arg(info.num_tokens);
 }
@@ -244,6 +248,7 @@ void TrainingModelPage::applyStart(psa::TrainConfig& config) const
     config.token_layout = m_adapterInfo->token_layout;
     config.sink_token = m_adapterInfo->has_sink_token();
     config.own_user_query = !m_adapterInfo->query_dims.empty();
+    config.ban_gated_tokens = m_adapterInfo->ban_gated_tokens;
     if (m_adapterInfo->learned_null_user)
         config.learned_null_user = true; // kept and trained further
 }

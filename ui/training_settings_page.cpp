@@ -145,6 +145,13 @@ TrainingSettingsPage::TrainingSettingsPage(QWidget* parent) : QWizardPage(parent
               "suppress, such as the subject, can then look there instead of at some category's token, "
               "which matters most for people who ban every category. One token per category only; "
               "taken from the adapter when fine-tuning."));
+    m_banGatedTokens =
+        checkField(tr("only banned categories' tokens act"), QStringLiteral("ban_gated_tokens"));
+    addRow(
+        tr("Gated tokens:"), m_banGatedTokens,
+        tr("Switches off the token of every category a person allows, so the adapter can only take "
+           "away what is banned and leaves the rest as the base model draws it. One token per "
+           "category only; taken from the adapter when fine-tuning."));
     m_ownUserQuery = checkField(tr("give the adapter its own way to look"), QStringLiteral("own_user_query"));
     addRow(tr("Own query:"), m_ownUserQuery,
            tr("Lets the adapter learn which features of a place decide the token it looks at, instead "
@@ -275,6 +282,7 @@ void TrainingSettingsPage::setStartingAdapterTokens(const QString& description)
 {
     m_tokens->setEnabled(description.isEmpty());
     m_sinkToken->setEnabled(description.isEmpty());
+    m_banGatedTokens->setEnabled(description.isEmpty());
     m_ownUserQuery->setEnabled(description.isEmpty());
     m_tokensNote->setText(tr("Taken from the starting adapter: %1.").arg(description));
     m_tokensNote->setVisible(!description.isEmpty());
@@ -311,6 +319,7 @@ void TrainingSettingsPage::setSettings(const psa::TrainConfig& c)
     m_tokensAtCaptions->setChecked(c.tokens_start_at_captions());
     m_freezeUserKeys->setChecked(c.freeze_user_keys);
     m_sinkToken->setChecked(c.sink_token);
+    m_banGatedTokens->setChecked(c.ban_gated_tokens);
     m_ownUserQuery->setChecked(c.own_user_query);
     m_routing->setText(number(c.routing_weight));
     m_routingSteps->setValue(c.routing_steps);
@@ -372,6 +381,7 @@ std::optional<psa::TrainConfig> TrainingSettingsPage::readSettings()
     c.token_start = m_tokensAtCaptions->isChecked() ? psa::kTokensStartAtCaptions : psa::kTokensStartRandom;
     c.freeze_user_keys = m_freezeUserKeys->isChecked();
     c.sink_token = m_sinkToken->isChecked();
+    c.ban_gated_tokens = m_banGatedTokens->isChecked();
     c.own_user_query = m_ownUserQuery->isChecked();
     c.routing_weight = *routing;
     c.routing_steps = m_routingSteps->value();

@@ -69,6 +69,7 @@ private:
     QCheckBox* m_tokensAtCaptions = nullptr; // token_start: "captions" when checked
     QCheckBox* m_freezeUserKeys = nullptr;   // freeze_user_keys
     QCheckBox* m_sinkToken = nullptr;        // sink_token; per-category tokens only
+    QCheckBox* m_banGatedTokens = nullptr;   // ban_gated_tokens; per-category tokens only
     QCheckBox* m_ownUserQuery = nullptr;     // own_user_query
     QLineEdit* m_routing = nullptr;          // routing_weight
     QSpinBox* m_routingSteps = nullptr;      // routing_steps

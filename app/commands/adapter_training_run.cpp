@@ -79,6 +79,9 @@ std::vector<OptionSpec> adapter_training_option_specs()
                                      "needs each line's category)"},
         {"sink-token", false, false, "per-category tokens: add a token that reads no ban, where places with nothing "
                                      "to suppress can send their user attention"},
+        {"ban-gated-tokens", false, false, "per-category tokens: multiply each token by its category's ban, so an "
+                                           "allowed category's token is zero and only banned ones act (with "
+                                           "--init-adapter: the file's)"},
         {"freeze-user-keys", false, false, "keep the user key maps where they start (with the caption start: at the "
                                            "text keys), so each motif's place keeps its own category's token"},
         {"own-user-query", false, false, "give each layer's user attention a query map of its own, starting at the "
@@ -173,6 +176,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
                 c.sink_token = info.has_sink_token();
             if (!cl.has("own-user-query"))
                 c.own_user_query = !info.query_dims.empty();
+            if (!cl.has("ban-gated-tokens"))
+                c.ban_gated_tokens = info.ban_gated_tokens;
         } catch (const Error& e) {
             throw InvalidRequest(std::string("option --init-adapter: ") + e.what());
         }
@@ -195,6 +200,8 @@ void apply_adapter_training_options(const CommandLine& cl, TrainConfig& c)
         c.freeze_user_keys = true;
     if (cl.has("sink-token"))
         c.sink_token = true;
+    if (cl.has("ban-gated-tokens"))
+        c.ban_gated_tokens = true;
     if (cl.has("own-user-query"))
         c.own_user_query = true;
     if (cl.has("device"))

@@ -70,6 +70,14 @@ AdapterFileInfo read_adapter_file_info(const std::filesystem::path& path)
     if (!is_token_layout(info.token_layout))
         throw ModelLoadError(what + ": metadata \"token_layout\" is \"" + info.token_layout +
                              "\", neither \"" + kDenseTokens + "\" nor \"" + kPerCategoryTokens + "\"");
+    const auto gated = get("ban_gated_tokens", "false");
+    if (gated != "true" && gated != "false")
+        throw ModelLoadError(what + ": metadata \"ban_gated_tokens\" is \"" + gated +
+                             "\", neither \"true\" nor \"false\"");
+    info.ban_gated_tokens = gated == "true";
+    if (info.ban_gated_tokens && info.token_layout != kPerCategoryTokens)
+        throw ModelLoadError(what + ": metadata \"ban_gated_tokens\" is true, but its tokens are " +
+                             info.token_layout + ", not " + kPerCategoryTokens);
     if (const auto cats = get("categories", ""); !cats.empty()) {
         try {
             info.categories = nlohmann::json::parse(cats).get<std::vector<std::string>>();

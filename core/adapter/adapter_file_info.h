@@ -20,6 +20,7 @@ struct AdapterFileInfo {
     std::vector<std::int64_t> layer_dims; ///< to_k_user rows per adapter layer, processor order
     std::vector<std::int64_t> query_dims; ///< to_q_user columns per layer; empty: no own query maps
     bool learned_null_user = false;       ///< carries a trained null-user embedding
+    bool ban_gated_tokens = false;        ///< tokens gated by the bans (SafetyAdapterConfig)
     std::string profile_encoder;          ///< "structured", or "precomputed" (files without metadata)
     std::string profile_encoder_version;
     std::string base_model;               ///< the model it was trained on ("" when not recorded)

@@ -24,6 +24,7 @@ SafetyAdapter load_adapter(const fs::path& path, const std::vector<CrossAttentio
     config.layer_dims = info.layer_dims;
     config.query_dims = info.query_dims;
     config.learned_null_user = info.learned_null_user;
+    config.ban_gated_tokens = info.ban_gated_tokens;
     config.profile_encoder = info.profile_encoder;
     config.profile_encoder_version = info.profile_encoder_version;
     config.base_model = info.base_model;
@@ -56,6 +57,7 @@ void save_adapter(const fs::path& path, SafetyAdapterImpl& adapter)
         {"base_model", c.base_model},
         {"categories", nlohmann::json(c.categories).dump()},
         {"learned_null_user", c.learned_null_user ? "true" : "false"},
+        {"ban_gated_tokens", c.ban_gated_tokens ? "true" : "false"},
     };
     save_safetensors(path, tensors, meta);
 }

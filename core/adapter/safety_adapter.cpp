@@ -62,18 +62,39 @@ SafetyAdapterImpl::SafetyAdapterImpl(const SafetyAdapterConfig& config) : config
         layers_.push_back(AdapterLayer(config.cross_attention_dim, config.layer_dims[i], query_dim));
         psa_adapter->push_back(layers_.back());
     }
+    if (config.ban_gated_tokens) {
+        const auto categories = static_cast<int64_t>(config.categories.size());
+        if (config.token_layout != kPerCategoryTokens || categories == 0 ||
+            (config.num_tokens != categories && !has_sink_token(categories, config.num_tokens)) ||
+            config.user_dim < categories)
+            throw ConfigError(
+                "safety adapter: ban-gated tokens need per-category tokens, one per category of a "
+                "profile encoder whose first features are the ban strengths");
+    }
     if (config.learned_null_user)
         null_user_embedding = register_parameter("null_user_embedding", make_param({1, config.user_dim}, 0.0, 0.0));
 }
 
-at::Tensor SafetyAdapterImpl::user_tokens(const at::Tensor& embeds) { return user_proj(embeds); }
+at::Tensor SafetyAdapterImpl::user_tokens(const at::Tensor& embeds)
+{
+    auto tokens = user_proj(embeds);
+    if (!config_.ban_gated_tokens)
+        return tokens;
+    // Gate token c by feature c (the ban strength); the sink token past the categories stays open.
+    const auto categories = static_cast<int64_t>(config_.categories.size());
+    auto gate = embeds.narrow(1, 0, categories).to(tokens.scalar_type());
+    if (tokens.size(1) > categories)
+        gate = torch::cat(
+            {gate, torch::ones({gate.size(0), tokens.size(1) - categories}, gate.options())}, 1);
+    return tokens * gate.unsqueeze(2);
+}
 
 at::Tensor SafetyAdapterImpl::null_user_tokens(int64_t batch)
 {
     const auto& w = user_proj->proj->weight;
     const auto null = null_user_embedding.defined() ? null_user_embedding
                                                     : torch::zeros({1, config_.user_dim}, w.options());
-    return user_proj(null).expand({batch, -1, -1});
+    return user_tokens(null).expand({batch, -1, -1});
 }
 
 void SafetyAdapterImpl::set_scale(double scale)

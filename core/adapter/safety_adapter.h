@@ -26,6 +26,11 @@ struct SafetyAdapterConfig {
     /// user attention reads the text attention's query, as the reference's does.
     std::vector<int64_t> query_dims;
     bool learned_null_user = false;  ///< carries a trained embedding for the unconditional branch
+    /// Per-category tokens only: token c is multiplied by the profile's ban strength of category c,
+    /// so an allowed category's token is zero (no key, no value) and only banned categories' tokens
+    /// act; a place that reads an allowed token is left as the base model draws it. The sink token,
+    /// if any, is not gated. Stored as file metadata "ban_gated_tokens".
+    bool ban_gated_tokens = false;
     // Provenance, stored as file metadata.
     std::string profile_encoder = "structured";
     std::string profile_encoder_version = "1";
@@ -57,7 +62,7 @@ TORCH_MODULE(AdapterLayer);
 struct SafetyAdapterImpl : torch::nn::Module, AttentionHook {
     explicit SafetyAdapterImpl(const SafetyAdapterConfig& config);
 
-    /// [B, user_dim] -> user tokens [B, T, cross_dim].
+    /// [B, user_dim] -> user tokens [B, T, cross_dim] (gated by the bans with ban_gated_tokens).
     at::Tensor user_tokens(const at::Tensor& embeds);
     /// Tokens of the unconditional branch: projection of the learned null embedding when the
     /// adapter has one, else projection of zeros (the reference). [B, T, cross_dim].

@@ -68,6 +68,12 @@ std::vector<std::string> mismatches(const AdapterFileInfo& file, const SafetyAda
                                  "--own-user-query to true)"
                                : "it has no user query maps of its own, the run asks for them (set own_user_query / "
                                  "--own-user-query to false)");
+    if (file.ban_gated_tokens != run.ban_gated_tokens)
+        out.push_back(file.ban_gated_tokens
+                          ? "its tokens are gated by the bans, the run's are not (set "
+                            "ban_gated_tokens / --ban-gated-tokens)"
+                          : "its tokens are not gated by the bans, the run's are (leave out "
+                            "ban_gated_tokens / --ban-gated-tokens)");
     if (file.learned_null_user && !run.learned_null_user)
         out.push_back("it carries a learned null user, the run is set not to learn one (learned_null_user false)");
     return out;

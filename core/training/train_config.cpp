@@ -53,6 +53,7 @@ const auto visit_fields = [](TrainConfig& c, auto&& v) {
     v("token_layout", c.token_layout);
     v("token_start", c.token_start);
     v("sink_token", c.sink_token);
+    v("ban_gated_tokens", c.ban_gated_tokens);
     v("freeze_user_keys", c.freeze_user_keys);
     v("own_user_query", c.own_user_query);
     v("learned_null_user", c.learned_null_user);
@@ -125,6 +126,10 @@ void TrainConfig::validate() const
     need(!sink_token || token_layout == kPerCategoryTokens, "sink_token",
          "needs per-category user tokens: a dense token reads the whole profile, so no token of it stays "
          "the same for every user");
+    need(!ban_gated_tokens || token_layout == kPerCategoryTokens, "ban_gated_tokens",
+         "needs per-category user tokens: a dense token reads the whole profile, so it has no one "
+         "ban to be "
+         "gated by");
     need(token_start == kTokensStartRandom || token_start == kTokensStartAtCaptions, "token_start",
          "\"" + token_start + "\" is neither " + kTokensStartRandom + " nor " + kTokensStartAtCaptions);
     need(!tokens_start_at_captions() || token_layout == kPerCategoryTokens, "token_start",

@@ -129,6 +129,11 @@ struct TrainConfig {
     /// for one, can send its user attention there rather than to a category's token, which
     /// suppresses when the user bans that category. Needs per-category tokens.
     bool sink_token = false;
+    /// Per-category tokens are multiplied by their category's ban strength (SafetyAdapterConfig::
+    /// ban_gated_tokens): an allowed category's token is zero, so it neither suppresses nor adds
+    /// anything where it is read, and only banned categories' tokens act. Needs per-category
+    /// tokens; a run that starts from init_adapter takes the file's.
+    bool ban_gated_tokens = false;
     /// Keep every layer's user key map where it starts (not trained): with the caption start, a
     /// place keeps finding the tokens of the categories whose words it attends to, and training
     /// cannot route one category's motif to another's token; the tokens and the value maps still

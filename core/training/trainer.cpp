@@ -127,6 +127,7 @@ DpoTrainer::DpoTrainer(std::shared_ptr<ModelComponents> model, TrainConfig confi
                                  c.own_user_query);
     ac.token_layout = c.token_layout;
     ac.learned_null_user = c.learned_null_user;
+    ac.ban_gated_tokens = c.ban_gated_tokens;
     ac.profile_encoder = data.profile_encoder();
     ac.profile_encoder_version = data.profile_encoder() == "structured" ? StructuredProfileEncoder::kVersion : "";
     ac.base_model = mc.name;

@@ -2,7 +2,7 @@
 // The PSA adapter: parity with PSAlign (fixture 7: UNet at scales 0/0.5/1 and the 4-step pipeline),
 // file round trip, refusal of adapters that do not fit, L0 equal to the plain pipeline bit for bit,
 // batched previews equal to one-at-a-time generation, multi-token attention, the caption start of
-// per-category tokens, user query maps of the adapter's own.
+// per-category tokens, user query maps of the adapter's own, tokens gated by the bans.
 #include "adapter/adapter_file_info.h"
 #include "adapter/adapter_io.h"
 #include "adapter/caption_routed_tokens.h"
@@ -295,6 +295,97 @@ private Q_SLOTS:
         wrong[2] = torch::zeros({3, 3});
         QVERIFY(error_of<InvalidRequest>([&] { own->start_own_query_at(wrong); }).contains("layer 2"));
         QVERIFY(error_of<InvalidRequest>([&] { plain->start_own_query_at(text_queries); }).contains("no user query maps"));
+    }
+
+    // Ban-gated per-category tokens: an allowed category's token is zero, so a profile that bans
+    // nothing leaves the UNet exactly as it is; a banned category's token is the ungated one; the
+    // sink token stays open; the file says so, and bad metadata or a dense layout is refused.
+    void ban_gated_tokens_leave_allowed_categories_alone()
+    {
+        auto model = tiny_model();
+        const auto layers = model->unet->cross_attention_layers();
+        const auto& cats = CategorySet::builtin();
+        const auto categories = static_cast<int64_t>(cats.size());
+        auto config =
+            adapter_config_for(layers, StructuredProfileEncoder::dim(cats), categories + 1);
+        config.token_layout = kPerCategoryTokens;
+        for (const auto& c : cats.all())
+            config.categories.push_back(c.id);
+        auto gated_config = config;
+        gated_config.ban_gated_tokens = true;
+        SafetyAdapter ungated(config), gated(gated_config);
+        torch::NoGradGuard g;
+        torch::manual_seed(11);
+        for (auto& p : ungated->parameters())
+            p.normal_(0.0, 0.3);
+        const auto ungated_params = ungated->named_parameters(true);
+        for (auto& p : gated->named_parameters(true))
+            p.value().copy_(ungated_params[p.key()]);
+
+        const auto encode = [&](const std::vector<std::string>& banned) {
+            auto p = make_profile("u", 30, "female", "None", "healthy", "healthy", cats);
+            for (const auto& id : banned)
+                p.set_banned_by_person(id, true);
+            return torch::tensor(StructuredProfileEncoder::encode(p, cats)).unsqueeze(0);
+        };
+        const auto violence = cats.index_of("Violence");
+        const auto some = encode({"Violence"}), none = encode({});
+        const auto ungated_tokens = ungated->user_tokens(some),
+                   gated_tokens = gated->user_tokens(some);
+        for (int64_t t = 0; t <= categories; ++t) {
+            const bool kept = t == violence || t == categories; // the banned category and the sink
+            const double diff = test::max_abs_diff(gated_tokens[0][t], ungated_tokens[0][t]);
+            QVERIFY2(kept ? diff < 1e-6 : gated_tokens[0][t].abs().max().item<double>() == 0.0,
+                     qPrintable(QString("token %1: %2").arg(t).arg(diff)));
+        }
+
+        const auto sample = torch::randn({1, 4, 8, 8});
+        const auto timestep = torch::tensor({500});
+        const auto text = torch::randn({1, 7, layers[0].cross_attention_dim});
+        const auto run = [&](SafetyAdapter& a, const at::Tensor& embeds) {
+            model->unet->set_attention_hook(a.ptr());
+            auto out = model->unet->forward(sample, timestep, text, a->user_tokens(embeds));
+            model->unet->set_attention_hook(nullptr);
+            return out;
+        };
+        // Without a sink token, banning nothing is the base model exactly.
+        auto no_sink_config = gated_config;
+        no_sink_config.num_tokens = categories;
+        SafetyAdapter no_sink(no_sink_config);
+        for (auto& p : no_sink->parameters())
+            p.normal_(0.0, 0.3);
+        const auto base = model->unet->forward(sample, timestep, text);
+        QCOMPARE(test::max_abs_diff(run(no_sink, none), base), 0.0);
+        QVERIFY(test::max_abs_diff(run(no_sink, some), base) > 1e-4);
+        QVERIFY(test::max_abs_diff(run(gated, some), run(ungated, some)) > 1e-4);
+
+        test::TempDir dir;
+        save_adapter(dir / "gated.safetensors", *gated);
+        QVERIFY(read_adapter_file_info(dir / "gated.safetensors").ban_gated_tokens);
+        auto loaded = load_adapter(dir / "gated.safetensors", layers);
+        QVERIFY(loaded->config().ban_gated_tokens);
+        QVERIFY(test::max_abs_diff(run(loaded, some), run(gated, some)) < 1e-6);
+        save_adapter(dir / "ungated.safetensors", *ungated);
+        QVERIFY(!read_adapter_file_info(dir / "ungated.safetensors").ban_gated_tokens);
+        QVERIFY(
+            !read_adapter_file_info(fixture_adapter()).ban_gated_tokens); // the reference's: none
+
+        auto f = SafetensorsFile::open(dir / "gated.safetensors");
+        auto meta = f.metadata();
+        meta["ban_gated_tokens"] = "yes";
+        NamedTensors tensors;
+        for (const auto& [name, t] : load_state_dict(dir / "gated.safetensors"))
+            tensors.emplace_back(name, t.clone());
+        save_safetensors(dir / "bad.safetensors", tensors, meta);
+        const auto bad =
+            error_of<ModelLoadError>([&] { read_adapter_file_info(dir / "bad.safetensors"); });
+        QVERIFY2(bad.contains("bad.safetensors") && bad.contains("ban_gated_tokens") &&
+                     bad.contains("yes"),
+                 qPrintable(bad));
+        auto dense = adapter_config_for(layers, 12, 4);
+        dense.ban_gated_tokens = true;
+        QVERIFY(
+            error_of<ConfigError>([&] { SafetyAdapter refused(dense); }).contains("per-category"));
     }
 
     void multi_token_attention_depends_on_keys()

@@ -1092,6 +1092,45 @@ private Q_SLOTS:
         QVERIFY2(msg.contains("2 tokens") && msg.contains("7 categories"), qPrintable(msg));
     }
 
+    // A run with ban-gated tokens trains them (its file says so, and a user who bans nothing
+    // gets only zero tokens); a gated file starts only a gated run, and a dense run cannot be
+    // gated.
+    void ban_gated_tokens_train_and_are_kept_by_their_file()
+    {
+        test::TempDir tmp;
+        write_pair_set(tmp / "data", 2);
+        auto model = tiny_model();
+        JobControl job;
+        auto c = small_config(tmp / "data");
+        c.token_layout = kPerCategoryTokens;
+        c.ban_gated_tokens = true;
+        QVERIFY(TrainConfig::from_json(c.to_json(), "test").ban_gated_tokens);
+        DpoTrainer trainer(model, c, tmp / "run");
+        QCOMPARE(trainer.train(job).outcome, Outcome::Completed);
+        const auto file = tmp / "run" / "adapter.safetensors";
+        QVERIFY(read_adapter_file_info(file).ban_gated_tokens);
+        auto adapter = load_adapter(file, model->unet->cross_attention_layers());
+        torch::NoGradGuard no_grad;
+        const auto none = torch::zeros({1, adapter->config().user_dim});
+        QCOMPARE(adapter->user_tokens(none).abs().max().item<double>(), 0.0);
+        auto banned = none.clone();
+        banned[0][0] = 1.0;
+        QVERIFY(adapter->user_tokens(banned)[0][0].abs().max().item<double>() > 0);
+        QVERIFY(
+            read_tensors(file).at("psa_adapter.0.to_v_user.0.weight").abs().max().item<double>() >
+            0);
+
+        auto ungated = c;
+        ungated.ban_gated_tokens = false;
+        ungated.init_adapter = file.string();
+        const auto msg =
+            error_of<ConfigError>([&] { DpoTrainer t(model, ungated, tmp / "ungated"); });
+        QVERIFY2(msg.contains("gated by the bans"), qPrintable(msg));
+        auto dense = c;
+        dense.token_layout = kDenseTokens;
+        QVERIFY(error_of<InvalidRequest>([&] { dense.validate(); }).contains("ban_gated_tokens"));
+    }
+
     // The caption start: the tokens of a per-category run start at its captions' mean text
     // embedding (only Violence has captions here, so every token starts there), the user key maps
     // at the UNet's text key maps, and the value maps at zero, so the start changes nothing.

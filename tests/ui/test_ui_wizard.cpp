@@ -242,6 +242,10 @@ private Q_SLOTS:
         auto* ownQuery = wizard.findChild<QCheckBox*>("own_user_query");
         QVERIFY(ownQuery && !ownQuery->isChecked()); // off by default: the paper's query
         ownQuery->setChecked(true);
+        auto* gated = wizard.findChild<QCheckBox*>("ban_gated_tokens");
+        QVERIFY(gated && !gated->isChecked() &&
+                gated->isEnabled()); // off by default: the paper's tokens
+        gated->setChecked(true);
         QCOMPARE(routing->text(), QStringLiteral("0")); // off by default, as in the paper
         routing->setText(QStringLiteral("y"));
         QVERIFY(!wizard.currentPage()->validatePage());
@@ -302,11 +306,13 @@ private Q_SLOTS:
         QCOMPARE(stored.token_layout, std::string(kPerCategoryTokens));
         QVERIFY(stored.sink_token);
         QVERIFY(stored.own_user_query);
+        QVERIFY(stored.ban_gated_tokens);
         QCOMPARE(stored.routing_weight, 1.0);
         QCOMPARE(stored.routing_steps, 1);
         const auto trained = psa::read_adapter_file_info(run / "adapter.safetensors");
         QCOMPARE(trained.token_layout, std::string(kPerCategoryTokens));
         QCOMPARE(trained.num_tokens, static_cast<std::int64_t>(trained.categories.size()) + 1); // the sink
+        QVERIFY(trained.ban_gated_tokens);
         wizard.next();
         QCOMPARE(wizard.currentId(), int(ui::TrainingWizard::FinishPageId));
         wizard.button(QWizard::FinishButton)->click();
@@ -359,6 +365,7 @@ private Q_SLOTS:
         QVERIFY(!wizard.findChild<QComboBox*>("user_tokens")->isEnabled());
         QVERIFY(!wizard.findChild<QCheckBox*>("sink_token")->isEnabled()); // so does its sink token
         QVERIFY(!wizard.findChild<QCheckBox*>("own_user_query")->isEnabled()); // and its query maps
+        QVERIFY(!wizard.findChild<QCheckBox*>("ban_gated_tokens")->isEnabled()); // and its gating
         auto* note = wizard.findChild<QLabel*>("userTokensNote");
         QVERIFY2(note->isVisible() && note->text().contains("2 user tokens"), qPrintable(note->text()));
         wizard.next(); // "Start training"
@@ -368,6 +375,7 @@ private Q_SLOTS:
         QCOMPARE(controller->job().config.num_tokens, 2);
         QVERIFY(!controller->job().config.sink_token); // a dense file has none
         QVERIFY(!controller->job().config.own_user_query); // nor query maps of its own
+        QVERIFY(!controller->job().config.ban_gated_tokens); // nor gated tokens
         QTRY_VERIFY_WITH_TIMEOUT(controller->state() == State::Completed ||
                                      controller->state() == State::Failed,
                                  kTimeoutMs);
