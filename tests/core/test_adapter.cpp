@@ -87,6 +87,36 @@ RandomAttention random_four_token_attention(int64_t batch)
     return {a, layers, hidden, q, tokens};
 }
 
+/// One UNet call on a fixed random latent, timestep and caption, with an adapter's user tokens
+/// for `embeds` (or with no adapter): what two adapters do to the same input.
+struct UNetProbe {
+    std::shared_ptr<ModelComponents> model;
+    at::Tensor sample = torch::randn({1, 4, 8, 8}), timestep = torch::tensor({500}), text;
+    explicit UNetProbe(std::shared_ptr<ModelComponents> m)
+        : model(std::move(m)),
+          text(torch::randn({1, 7, model->unet->cross_attention_layers()[0].cross_attention_dim}))
+    {
+    }
+    at::Tensor base() const { return model->unet->forward(sample, timestep, text); }
+    at::Tensor run(SafetyAdapter& a, const at::Tensor& embeds) const
+    {
+        model->unet->set_attention_hook(a.ptr());
+        auto out = model->unet->forward(sample, timestep, text, a->user_tokens(embeds));
+        model->unet->set_attention_hook(nullptr);
+        return out;
+    }
+};
+
+/// Copies every parameter of `from` that `to` also has (same name) into `to`.
+void copy_shared_parameters(SafetyAdapter& from, SafetyAdapter& to)
+{
+    torch::NoGradGuard g;
+    const auto source = from->named_parameters(true);
+    for (auto& p : to->named_parameters(true))
+        if (source.contains(p.key()))
+            p.value().copy_(source[p.key()]);
+}
+
 } // namespace
 
 class TestAdapter : public QObject {
@@ -236,27 +266,17 @@ private Q_SLOTS:
         torch::manual_seed(5);
         for (auto& p : plain->parameters())
             p.normal_(0.0, 0.2);
-        const auto plain_params = plain->named_parameters(true);
-        for (auto& p : own->named_parameters(true))
-            if (plain_params.contains(p.key()))
-                p.value().copy_(plain_params[p.key()]);
+        copy_shared_parameters(plain, own);
         const auto unet_params = model->unet->named_parameters(true);
         std::vector<at::Tensor> text_queries;
         for (const auto& l : layers)
             text_queries.push_back(unet_params[l.name + ".to_q.weight"]);
         own->start_own_query_at(text_queries);
 
-        const auto sample = torch::randn({1, 4, 8, 8});
-        const auto timestep = torch::tensor({500});
-        const auto text = torch::randn({1, 7, layers[0].cross_attention_dim});
+        const UNetProbe probe(model);
         const auto embeds = torch::randn({1, 12});
-        const auto run = [&](SafetyAdapter& a) {
-            model->unet->set_attention_hook(a.ptr());
-            auto out = model->unet->forward(sample, timestep, text, a->user_tokens(embeds));
-            model->unet->set_attention_hook(nullptr);
-            return out;
-        };
-        const auto base = model->unet->forward(sample, timestep, text);
+        const auto run = [&](SafetyAdapter& a) { return probe.run(a, embeds); };
+        const auto base = probe.base();
         const auto with_plain = run(plain), with_own = run(own);
         QVERIFY(test::max_abs_diff(with_plain, base) > 1e-3);
         QVERIFY2(test::max_abs_diff(with_plain, with_own) < 1e-5,
@@ -318,9 +338,7 @@ private Q_SLOTS:
         torch::manual_seed(11);
         for (auto& p : ungated->parameters())
             p.normal_(0.0, 0.3);
-        const auto ungated_params = ungated->named_parameters(true);
-        for (auto& p : gated->named_parameters(true))
-            p.value().copy_(ungated_params[p.key()]);
+        copy_shared_parameters(ungated, gated);
 
         const auto encode = [&](const std::vector<std::string>& banned) {
             auto p = make_profile("u", 30, "female", "None", "healthy", "healthy", cats);
@@ -339,32 +357,24 @@ private Q_SLOTS:
                      qPrintable(QString("token %1: %2").arg(t).arg(diff)));
         }
 
-        const auto sample = torch::randn({1, 4, 8, 8});
-        const auto timestep = torch::tensor({500});
-        const auto text = torch::randn({1, 7, layers[0].cross_attention_dim});
-        const auto run = [&](SafetyAdapter& a, const at::Tensor& embeds) {
-            model->unet->set_attention_hook(a.ptr());
-            auto out = model->unet->forward(sample, timestep, text, a->user_tokens(embeds));
-            model->unet->set_attention_hook(nullptr);
-            return out;
-        };
+        const UNetProbe probe(model);
         // Without a sink token, banning nothing is the base model exactly.
         auto no_sink_config = gated_config;
         no_sink_config.num_tokens = categories;
         SafetyAdapter no_sink(no_sink_config);
         for (auto& p : no_sink->parameters())
             p.normal_(0.0, 0.3);
-        const auto base = model->unet->forward(sample, timestep, text);
-        QCOMPARE(test::max_abs_diff(run(no_sink, none), base), 0.0);
-        QVERIFY(test::max_abs_diff(run(no_sink, some), base) > 1e-4);
-        QVERIFY(test::max_abs_diff(run(gated, some), run(ungated, some)) > 1e-4);
+        const auto base = probe.base();
+        QCOMPARE(test::max_abs_diff(probe.run(no_sink, none), base), 0.0);
+        QVERIFY(test::max_abs_diff(probe.run(no_sink, some), base) > 1e-4);
+        QVERIFY(test::max_abs_diff(probe.run(gated, some), probe.run(ungated, some)) > 1e-4);
 
         test::TempDir dir;
         save_adapter(dir / "gated.safetensors", *gated);
         QVERIFY(read_adapter_file_info(dir / "gated.safetensors").ban_gated_tokens);
         auto loaded = load_adapter(dir / "gated.safetensors", layers);
         QVERIFY(loaded->config().ban_gated_tokens);
-        QVERIFY(test::max_abs_diff(run(loaded, some), run(gated, some)) < 1e-6);
+        QVERIFY(test::max_abs_diff(probe.run(loaded, some), probe.run(gated, some)) < 1e-6);
         save_adapter(dir / "ungated.safetensors", *ungated);
         QVERIFY(!read_adapter_file_info(dir / "ungated.safetensors").ban_gated_tokens);
         QVERIFY(
