@@ -11,11 +11,15 @@ namespace psa {
 /// categories (the sink token) read no column: they are their bias alone, the same for every user.
 at::Tensor per_category_projection_mask(int64_t categories, int64_t tokens, int64_t cross_dim, int64_t user_dim);
 
+/// Throws ConfigError unless `tokens` user tokens over a `user_dim`-wide embedding fit the layout
+/// for `categories` categories: one token per category (reading its ban strength, feature c), and
+/// at most one more, the sink token.
+void check_per_category_tokens(int64_t categories, int64_t tokens, int64_t user_dim);
+
 /// Zeroes the projection's weight outside the mask and masks its gradient from now on, so that an
 /// optimizer whose update is zero for a zero gradient (AdamW from zero moments) keeps it there.
 /// The weight must already require grad. The projection has one token per category, or one more:
-/// the sink token (has_sink_token). Throws ConfigError for any other token count or an embedding
-/// narrower than the category count.
+/// the sink token (has_sink_token); check_per_category_tokens says what else it throws for.
 void confine_to_per_category_tokens(UserProjectionImpl& projection, int64_t categories);
 
 } // namespace psa

@@ -6,6 +6,7 @@
 // words, and a place's category may live in features it does not read.
 #include "adapter/safety_adapter.h"
 
+#include "adapter/per_category_tokens.h"
 #include "common/error.h"
 #include "tensor_io/attention_kernel.h"
 #include "tensor_io/state_dict.h"
@@ -63,13 +64,13 @@ SafetyAdapterImpl::SafetyAdapterImpl(const SafetyAdapterConfig& config) : config
         psa_adapter->push_back(layers_.back());
     }
     if (config.ban_gated_tokens) {
-        const auto categories = static_cast<int64_t>(config.categories.size());
-        if (config.token_layout != kPerCategoryTokens || categories == 0 ||
-            (config.num_tokens != categories && !has_sink_token(categories, config.num_tokens)) ||
-            config.user_dim < categories)
+        // The gates are the embedding's first features, one per category of the recorded list.
+        if (config.token_layout != kPerCategoryTokens || config.categories.empty())
             throw ConfigError(
-                "safety adapter: ban-gated tokens need per-category tokens, one per category of a "
-                "profile encoder whose first features are the ban strengths");
+                "safety adapter: ban-gated tokens need per-category tokens and the list of "
+                "categories they read");
+        check_per_category_tokens(static_cast<int64_t>(config.categories.size()), config.num_tokens,
+                                  config.user_dim);
     }
     if (config.learned_null_user)
         null_user_embedding = register_parameter("null_user_embedding", make_param({1, config.user_dim}, 0.0, 0.0));

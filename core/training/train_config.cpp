@@ -127,9 +127,8 @@ void TrainConfig::validate() const
          "needs per-category user tokens: a dense token reads the whole profile, so no token of it stays "
          "the same for every user");
     need(!ban_gated_tokens || token_layout == kPerCategoryTokens, "ban_gated_tokens",
-         "needs per-category user tokens: a dense token reads the whole profile, so it has no one "
-         "ban to be "
-         "gated by");
+         "needs per-category user tokens: a dense token reads the whole profile, so it "
+         "has no one ban to be gated by");
     need(token_start == kTokensStartRandom || token_start == kTokensStartAtCaptions, "token_start",
          "\"" + token_start + "\" is neither " + kTokensStartRandom + " nor " + kTokensStartAtCaptions);
     need(!tokens_start_at_captions() || token_layout == kPerCategoryTokens, "token_start",

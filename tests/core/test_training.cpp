@@ -134,13 +134,20 @@ TrainConfig small_config(const fs::path& data)
     return c;
 }
 
-/// Writes a two-variant Violence pair set into `data` and returns small_config over it with
-/// per-category tokens started at the captions.
-TrainConfig caption_started_config(const fs::path& data)
+/// Writes a two-variant pair set into `data` (its lines' category `category`, none when empty)
+/// and returns small_config over it with per-category tokens.
+TrainConfig per_category_config(const fs::path& data, const std::string& category = {})
 {
-    write_pair_set(data, 2, "Violence");
+    write_pair_set(data, 2, category);
     auto c = small_config(data);
     c.token_layout = kPerCategoryTokens;
+    return c;
+}
+
+/// per_category_config over a Violence pair set, with the tokens started at the captions.
+TrainConfig caption_started_config(const fs::path& data)
+{
+    auto c = per_category_config(data, "Violence");
     c.token_start = kTokensStartAtCaptions;
     return c;
 }
@@ -673,9 +680,7 @@ private Q_SLOTS:
     void resumed_run_with_ban_mixing_is_bit_identical()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2, "Violence");
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
+        auto c = per_category_config(tmp / "data", "Violence");
         c.ban_mixing = 0.5;
         check_resume_matches_straight_run(tiny_model(), c, tmp.path());
     }
@@ -1031,11 +1036,9 @@ private Q_SLOTS:
     void per_category_tokens_read_only_their_ban()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2);
         auto model = tiny_model();
         JobControl job;
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
+        const auto c = per_category_config(tmp / "data");
         DpoTrainer trainer(model, c, tmp / "run");
         const auto count = static_cast<int64_t>(trainer.dataset().categories().size());
         QVERIFY(count >= 2);
@@ -1098,11 +1101,9 @@ private Q_SLOTS:
     void ban_gated_tokens_train_and_are_kept_by_their_file()
     {
         test::TempDir tmp;
-        write_pair_set(tmp / "data", 2);
         auto model = tiny_model();
         JobControl job;
-        auto c = small_config(tmp / "data");
-        c.token_layout = kPerCategoryTokens;
+        auto c = per_category_config(tmp / "data");
         c.ban_gated_tokens = true;
         QVERIFY(TrainConfig::from_json(c.to_json(), "test").ban_gated_tokens);
         DpoTrainer trainer(model, c, tmp / "run");
